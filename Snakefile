@@ -1,0 +1,28 @@
+# facecluster: embeddings in, cached clustering artifacts out (see README.md and DESIGN.md).
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    ds="|".join(DATASETS) or "NO_DATASET",
+    split="[A-Za-z0-9_]+",
+    method="[A-Za-z0-9_]+",
+
+
+include: "workflow/rules/data.smk"
+include: "workflow/rules/knn.smk"
+include: "workflow/rules/methods.smk"
+include: "workflow/rules/evaluate.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

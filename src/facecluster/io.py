@@ -1,0 +1,156 @@
+"""Reading, validating and atomically writing the pipeline's artifacts.
+
+Every writer goes through :func:`atomic_path`: the file is written under a temporary name in
+the destination folder and renamed into place only when complete, so an interrupted job never
+leaves a half-written artifact behind. Every reader of *user* input validates before any long
+computation and raises :class:`InputError` naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+
+class InputError(ValueError):
+    """A user-supplied file is missing or malformed; the message names the file and the problem."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """Yield a temporary path next to ``path``; rename it to ``path`` if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes), dir=path.parent)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write one array as ``.npy`` atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, array)
+
+
+def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """Write named arrays as an uncompressed ``.npz`` atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+
+def save_json(path: str | os.PathLike, obj: dict) -> None:
+    """Write a JSON document (indented, keys in insertion order) atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as fh:
+            json.dump(obj, fh, indent=2)
+            fh.write("\n")
+
+
+def load_json(path: str | os.PathLike) -> dict:
+    with open(path) as fh:
+        return json.load(fh)
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation of user input
+
+
+def validate_features(x: np.ndarray, path: str, dim: int | None = None, chunk_rows: int = 65536) -> None:
+    """Raise :class:`InputError` unless ``x`` is a finite 2-D (N, dim) array without zero rows.
+
+    Works chunk by chunk, so a memory-mapped file of millions of rows is checked without
+    loading it whole.
+    """
+    if x.ndim != 2:
+        raise InputError(f"{path}: features must be a 2-D array (N, d), got shape {x.shape}")
+    if x.shape[0] == 0:
+        raise InputError(f"{path}: features hold no rows")
+    if dim is not None and x.shape[1] != dim:
+        raise InputError(f"{path}: feature dimension is {x.shape[1]}, the dataset config says {dim}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise InputError(f"{path}: features must be floating point, got dtype {x.dtype}")
+    for lo in range(0, x.shape[0], chunk_rows):
+        chunk = np.asarray(x[lo : lo + chunk_rows], dtype=np.float32)
+        bad = ~np.isfinite(chunk)
+        if bad.any():
+            row = lo + int(np.argwhere(bad)[0, 0])
+            kind = "NaN" if np.isnan(chunk).any() else "Inf"
+            raise InputError(f"{path}: features contain {kind} values ({int(bad.sum())} in rows {lo}..{lo + len(chunk) - 1}; first in row {row})")
+        norms = np.einsum("ij,ij->i", chunk, chunk)
+        zero = np.flatnonzero(norms == 0)
+        if zero.size:
+            raise InputError(f"{path}: feature row {lo + int(zero[0])} is all zeros (cannot be L2-normalised)")
+
+
+def validate_labels(y: np.ndarray, path: str, n_expected: int, features_path: str) -> np.ndarray:
+    """Return ``y`` as int64 (N,), or raise :class:`InputError` on shape/count/value problems."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        if y.ndim == 2 and 1 in y.shape:
+            y = y.ravel()
+        else:
+            raise InputError(f"{path}: labels must be a 1-D array, got shape {y.shape}")
+    if y.shape[0] != n_expected:
+        raise InputError(f"{path}: {y.shape[0]} labels but {features_path} has {n_expected} feature rows")
+    if np.issubdtype(y.dtype, np.floating):
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            raise InputError(f"{path}: labels must be integers")
+    elif not np.issubdtype(y.dtype, np.integer):
+        raise InputError(f"{path}: labels must be integers, got dtype {y.dtype}")
+    return y.astype(np.int64)
+
+
+def l2_normalise(x: np.ndarray, chunk_rows: int = 65536) -> np.ndarray:
+    """Return a float32 copy of ``x`` with unit-norm rows (chunked, works on memory maps)."""
+    out = np.empty(x.shape, dtype=np.float32)
+    for lo in range(0, x.shape[0], chunk_rows):
+        c = np.asarray(x[lo : lo + chunk_rows], dtype=np.float32)
+        out[lo : lo + len(c)] = c / np.linalg.norm(c, axis=1, keepdims=True)
+    return out
+
+
+def load_npy_features(path: str, dim: int | None = None) -> np.ndarray:
+    """Memory-map a ``.npy`` feature file and validate it (see :func:`validate_features`)."""
+    if not os.path.exists(path):
+        raise InputError(f"{path}: feature file not found")
+    try:
+        x = np.load(path, mmap_mode="r")
+    except ValueError as exc:
+        raise InputError(f"{path}: not a readable .npy array ({exc})") from exc
+    validate_features(x, path, dim)
+    return x
+
+
+def load_npy_labels(path: str, n_expected: int, features_path: str) -> np.ndarray:
+    """Load a ``.npy`` label file and validate it against the feature count."""
+    if not os.path.exists(path):
+        raise InputError(f"{path}: label file not found")
+    return validate_labels(np.load(path), path, n_expected, features_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pipeline artifacts
+
+
+def save_knn(path: str, nbrs: np.ndarray, sims: np.ndarray) -> None:
+    """Write ``knn.npz`` (``nbrs`` int32 (N, K), ``sims`` float32 (N, K))."""
+    save_npz(path, nbrs=nbrs.astype(np.int32, copy=False), sims=sims.astype(np.float32, copy=False))
+
+
+def load_knn(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read ``knn.npz`` → ``(nbrs int32, sims float32)``."""
+    with np.load(path) as z:
+        return z["nbrs"], z["sims"]

@@ -1,0 +1,45 @@
+"""Rate-limited progress reporting for long steps.
+
+Rules redirect stderr to their log, so `tail -f logs/...` shows where a job is. Progress
+goes through the ``facecluster`` logger; a message is emitted at most every
+``min_interval`` seconds (plus the first and the last step), so logs stay short.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+logger = logging.getLogger("facecluster")
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    """Send ``facecluster`` log records to (the current) ``sys.stderr`` with timestamps."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+class Progress:
+    """Report ``done / total`` of a named step, at most once per ``min_interval`` seconds."""
+
+    def __init__(self, name: str, total: int, min_interval: float = 5.0) -> None:
+        self.name = name
+        self.total = max(int(total), 1)
+        self.min_interval = min_interval
+        self.start = time.perf_counter()
+        self._last = -float("inf")
+
+    def update(self, done: int, extra: str = "") -> None:
+        now = time.perf_counter()
+        if done < self.total and now - self._last < self.min_interval:
+            return
+        self._last = now
+        elapsed = now - self.start
+        frac = done / self.total
+        eta = elapsed / frac - elapsed if frac > 0 else float("nan")
+        msg = f"{self.name}: {done}/{self.total} ({100 * frac:.0f}%) elapsed {elapsed:.1f}s eta {eta:.1f}s"
+        logger.info(msg + (f" {extra}" if extra else ""))

@@ -1,0 +1,19 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+import numpy as np
+
+from facecluster.io import load_json, save_json
+from facecluster.metrics import evaluate
+from facecluster.progress import logger, setup_logging
+from facecluster.report import benchmark_seconds
+
+setup_logging()
+scores = evaluate(np.load(snakemake.input.labels), np.load(snakemake.input.clusters))
+metrics = {"dataset": snakemake.params.dataset, "split": snakemake.params.split, "method": snakemake.params.method}
+metrics.update(scores)
+metrics["params"] = load_json(snakemake.input.params)
+metrics["seconds"] = {stage: benchmark_seconds(path) for stage, path in zip(snakemake.params.stages, snakemake.input.timings)}
+logger.info("pairwise F %.4f, BCubed F %.4f, NMI %.4f", scores["pairwise"]["fscore"], scores["bcubed"]["fscore"], scores["nmi"])
+save_json(snakemake.output[0], metrics)
