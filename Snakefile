@@ -18,6 +18,11 @@ wildcard_constraints:
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/knn.smk"
+include: "workflow/rules/structure.smk"
+include: "workflow/rules/filter.smk"
+include: "workflow/rules/graph.smk"
+include: "workflow/rules/gcn.smk"
+include: "workflow/rules/cluster.smk"
 include: "workflow/rules/methods.smk"
 include: "workflow/rules/evaluate.smk"
 

@@ -154,3 +154,29 @@ def load_knn(path: str) -> tuple[np.ndarray, np.ndarray]:
     """Read ``knn.npz`` → ``(nbrs int32, sims float32)``."""
     with np.load(path) as z:
         return z["nbrs"], z["sims"]
+
+
+def save_structure(path: str, nbrs: np.ndarray, dists: np.ndarray) -> None:
+    """Write ``structure.npz`` (``nbrs`` int32 (N, k), ``dists`` float32 (N, k) ascending)."""
+    save_npz(path, nbrs=nbrs.astype(np.int32, copy=False), dists=dists.astype(np.float32, copy=False))
+
+
+def load_structure(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read ``structure.npz`` → ``(nbrs int32, dists float32)``."""
+    with np.load(path) as z:
+        return z["nbrs"], z["dists"]
+
+
+def save_sparse(path: str, matrix) -> None:
+    """Write a scipy sparse matrix with ``scipy.sparse.save_npz`` atomically."""
+    import scipy.sparse as sp
+
+    with atomic_path(path) as tmp:
+        sp.save_npz(tmp, matrix.tocsr())
+
+
+def load_sparse(path: str):
+    """Read a scipy sparse matrix written by :func:`save_sparse` (CSR)."""
+    import scipy.sparse as sp
+
+    return sp.load_npz(path).tocsr()

@@ -36,14 +36,17 @@ for _ds, _run in config["run"].items():
             raise ValueError(f"config 'run' names split '{_split}' of '{_ds}', which its dataset config does not define")
 
 
+KNOWN_METHODS = ["ada_nets", "knn_cc"]
+
+
 def all_targets():
-    """Targets of the default rule (one metrics.json per configured dataset, split and method)."""
-    return [
-        f"results/{ds}/{split}/methods/{method}/metrics.json"
-        for ds, run in config["run"].items()
-        for split in run["splits"]
-        for method in run.get("methods", ["knn_cc"])
-    ]
+    """Targets of the default rule: every configured method's metrics.json and the leaderboard, per split."""
+    targets = []
+    for ds, run in config["run"].items():
+        for split in run["splits"]:
+            targets += [method_metrics(ds, split, m) for m in methods_of(ds)]
+            targets.append(f"results/{ds}/{split}/leaderboard.csv")
+    return targets
 
 
 def dataset(wildcards):
@@ -95,6 +98,17 @@ def mem_mb_from_input(factor=3.0, floor=1000):
 METHOD_STAGES = {
     "knn_cc": {"knn": "benchmarks/{ds}/{split}/knn.tsv", "cluster": "benchmarks/{ds}/{split}/knn_cc.tsv"},
 }
+ADA_NETS_STAGES = {
+    "knn": "benchmarks/{ds}/{split}/knn.tsv",
+    "structure_space": "benchmarks/{ds}/{split}/structure_space.tsv",
+    "train_adaptive_filter": "benchmarks/{ds}/train_adaptive_filter.tsv",
+    "predict_k": "benchmarks/{ds}/{split}/predict_k.tsv",
+    "adjacency": "benchmarks/{ds}/{split}/adjacency.tsv",
+    "train_gcn": "benchmarks/{ds}/train_gcn.tsv",
+    "embed": "benchmarks/{ds}/{split}/embed.tsv",
+    "embedding_knn": "benchmarks/{ds}/{split}/embedding_knn.tsv",
+    "cluster": "benchmarks/{ds}/{split}/ada_nets_cluster.tsv",
+}
 
 
 def method_benchmarks(wildcards):
@@ -104,3 +118,31 @@ def method_benchmarks(wildcards):
 
 def method_stages(wildcards):
     return list(METHOD_STAGES[wildcards.method])
+
+
+def ada_nets_benchmarks(wildcards):
+    return [path.format(ds=wildcards.ds, split=wildcards.split) for path in ADA_NETS_STAGES.values()]
+
+
+def diagnostic_splits(wildcards):
+    """The split itself and, when different, the train split (the filter's error on both)."""
+    return list(dict.fromkeys([wildcards.split, train_split(wildcards)]))
+
+
+def diagnostics_files(wildcards):
+    return [f"results/{wildcards.ds}/{split}/diagnostics.json" for split in diagnostic_splits(wildcards)]
+
+
+def methods_of(ds):
+    """Methods run on a dataset: those its `run` entry lists, else every known method."""
+    return config["run"].get(ds, {}).get("methods", KNOWN_METHODS)
+
+
+def method_metrics(ds, split, method):
+    if method == "ada_nets":
+        return f"results/{ds}/{split}/metrics.json"
+    return f"results/{ds}/{split}/methods/{method}/metrics.json"
+
+
+def leaderboard_inputs(wildcards):
+    return [method_metrics(wildcards.ds, wildcards.split, m) for m in methods_of(wildcards.ds)]

@@ -1,4 +1,4 @@
-# Scores of every method on every labelled split (metrics.json, DESIGN.md schema).
+# Scores of every method on every labelled split (metrics.json, DESIGN.md schema) and the leaderboard.
 
 
 rule evaluate_method:
@@ -14,6 +14,7 @@ rule evaluate_method:
         split="{split}",
         method="{method}",
         stages=method_stages,
+        diagnostic_splits=[],
     conda:
         "../../envs/cpu.yaml"
     log:
@@ -26,3 +27,80 @@ rule evaluate_method:
         runtime=10,
     script:
         "../scripts/evaluate.py"
+
+
+rule ada_nets_diagnostics:
+    input:
+        knn="results/{ds}/{split}/knn.npz",
+        structure="results/{ds}/{split}/structure.npz",
+        labels="results/{ds}/{split}/labels.npy",
+        k_pred="results/{ds}/{split}/k_pred.npy",
+        max_q="results/{ds}/{split}/max_q.npy",
+        adjacency="results/{ds}/{split}/adjacency.npz",
+    output:
+        "results/{ds}/{split}/diagnostics.json",
+    params:
+        plain_k=lookup(dpath="datasets/{ds}/structure/k", within=config),
+    conda:
+        "../../envs/cpu.yaml"
+    log:
+        "logs/{ds}/{split}/ada_nets_diagnostics.log",
+    benchmark:
+        "benchmarks/{ds}/{split}/ada_nets_diagnostics.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_from_input(factor=6.0),
+        runtime=10,
+    script:
+        "../scripts/diagnostics.py"
+
+
+rule evaluate_ada_nets:
+    input:
+        clusters="results/{ds}/{split}/clusters.npy",
+        params="results/{ds}/{split}/cluster_params.json",
+        labels="results/{ds}/{split}/labels.npy",
+        timings=ada_nets_benchmarks,
+        diagnostics=diagnostics_files,
+    output:
+        "results/{ds}/{split}/metrics.json",
+    params:
+        dataset="{ds}",
+        split="{split}",
+        method="ada_nets",
+        stages=list(ADA_NETS_STAGES),
+        diagnostic_splits=diagnostic_splits,
+    conda:
+        "../../envs/cpu.yaml"
+    log:
+        "logs/{ds}/{split}/evaluate_ada_nets.log",
+    benchmark:
+        "benchmarks/{ds}/{split}/evaluate_ada_nets.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_from_input(factor=6.0),
+        runtime=10,
+    script:
+        "../scripts/evaluate.py"
+
+
+rule leaderboard:
+    input:
+        leaderboard_inputs,
+    output:
+        csv="results/{ds}/{split}/leaderboard.csv",
+        md="results/{ds}/{split}/leaderboard.md",
+    params:
+        title="{ds} / {split}",
+    conda:
+        "../../envs/cpu.yaml"
+    log:
+        "logs/{ds}/{split}/leaderboard.log",
+    benchmark:
+        "benchmarks/{ds}/{split}/leaderboard.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/leaderboard.py"

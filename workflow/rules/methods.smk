@@ -31,6 +31,8 @@ rule knn_cc:
     output:
         clusters="results/{ds}/{split}/methods/knn_cc/clusters.npy",
         params="results/{ds}/{split}/methods/knn_cc/params.json",
+    params:
+        k=lookup(dpath="datasets/{ds}/methods/knn_cc/k", within=config),
     conda:
         "../../envs/cpu.yaml"
     log:
@@ -42,4 +44,4 @@ rule knn_cc:
         mem_mb=mem_mb_from_input(factor=4.0),
         runtime=30,
     script:
-        "../scripts/knn_cc.py"
+        "../scripts/threshold_cluster.py"

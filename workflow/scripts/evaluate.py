@@ -15,5 +15,8 @@ metrics = {"dataset": snakemake.params.dataset, "split": snakemake.params.split,
 metrics.update(scores)
 metrics["params"] = load_json(snakemake.input.params)
 metrics["seconds"] = {stage: benchmark_seconds(path) for stage, path in zip(snakemake.params.stages, snakemake.input.timings)}
+diagnostics = snakemake.input.get("diagnostics", [])
+if diagnostics:
+    metrics["diagnostics"] = {split: load_json(path) for split, path in zip(snakemake.params.diagnostic_splits, diagnostics)}
 logger.info("pairwise F %.4f, BCubed F %.4f, NMI %.4f", scores["pairwise"]["fscore"], scores["bcubed"]["fscore"], scores["nmi"])
 save_json(snakemake.output[0], metrics)

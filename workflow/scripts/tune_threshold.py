@@ -14,8 +14,9 @@ if settings["tune"] == "fixed":
     result = {"tau": settings["tau"], "source": "config (tune: fixed)"}
 else:
     nbrs, sims = load_knn(snakemake.input.knn)
+    k = settings["k"]
     grid = threshold_grid(**settings["grid"])
-    tau, curve = tune_threshold(nbrs, sims, np.load(snakemake.input.labels), grid)
+    tau, curve = tune_threshold(nbrs[:, :k], sims[:, :k], np.load(snakemake.input.labels), grid)
     result = {"tau": tau, "source": f"train split '{snakemake.params.train_split}', max pairwise F", "train_fscore": dict(curve)[tau], "curve": curve}
 logger.info("tau = %.3f (%s)", result["tau"], result["source"])
 save_json(snakemake.output[0], result)

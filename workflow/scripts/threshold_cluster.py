@@ -7,9 +7,10 @@ from facecluster.progress import logger, setup_logging
 from facecluster.threshold import threshold_clusters
 
 setup_logging()
+k = snakemake.params.k
 nbrs, sims = load_knn(snakemake.input.knn)
 threshold = load_json(snakemake.input.threshold)
-clusters = threshold_clusters(nbrs, sims, threshold["tau"])
-logger.info("knn_cc: tau=%.3f k=%d -> %d clusters", threshold["tau"], nbrs.shape[1], clusters.max() + 1)
+clusters = threshold_clusters(nbrs[:, :k], sims[:, :k], threshold["tau"])
+logger.info("tau=%.3f k=%d -> %d clusters", threshold["tau"], k, clusters.max() + 1)
 save_npy(snakemake.output.clusters, clusters)
-save_json(snakemake.output.params, {"k": int(nbrs.shape[1]), "tau": threshold["tau"], "tau_source": threshold["source"]})
+save_json(snakemake.output.params, {"k": k, "tau": threshold["tau"], "tau_source": threshold["source"]})

@@ -1,0 +1,119 @@
+"""Shared pieces of every training rule: device, seeds, SGD with a warm-up cosine schedule,
+progress logging (step, loss, lr) and checkpoints.
+
+Every learned method (the adaptive filter, the Ada-NETS GCN, and later GCN-V/E, L-GCN, LCE)
+trains through :func:`train_loop`, so they share one schedule, one log format and one
+checkpoint format.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from .io import atomic_path
+from .progress import logger
+
+
+def select_device(preference: str = "auto") -> torch.device:
+    """``auto`` → CUDA when available, else CPU; ``cpu``/``cuda``/``cuda:N`` are taken as given."""
+    if preference == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if preference.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device '{preference}' requested but CUDA is not available")
+    return torch.device(preference)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+def cosine_lr(step: int, base_lr: float, warmup: int, total: int) -> float:
+    """Learning rate at ``step`` (1-based): linear warm-up over ``warmup`` steps, then a half cosine to 0."""
+    if warmup > 0 and step < warmup:
+        return base_lr * step / warmup
+    span = max(total - warmup, 1)
+    return base_lr * (1.0 + math.cos(math.pi * min(step - warmup, span) / span)) / 2.0
+
+
+@dataclass(frozen=True)
+class SGDSchedule:
+    """SGD with momentum and weight decay, under :func:`cosine_lr`."""
+
+    steps: int
+    lr: float
+    momentum: float = 0.9
+    weight_decay: float = 1e-5
+    warmup: int = 0
+    log_every: float = 10.0  # seconds between progress lines
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> "SGDSchedule":
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(cfg) - known
+        if unknown:
+            raise ValueError(f"unknown training settings: {sorted(unknown)} (known: {sorted(known)})")
+        return cls(**cfg)
+
+
+def train_loop(
+    model: torch.nn.Module,
+    schedule: SGDSchedule,
+    step_fn: Callable[[int], torch.Tensor],
+    name: str,
+) -> list[tuple[int, float, float]]:
+    """Run ``schedule.steps`` SGD steps; ``step_fn(step)`` returns the loss of one mini-batch.
+
+    Logs ``step/total, loss (running mean), lr, steps/s`` to the ``facecluster`` logger at most
+    every ``schedule.log_every`` seconds and returns the loss curve ``[(step, loss, lr), ...]``
+    (every step), which is stored in the checkpoint.
+    """
+    opt = torch.optim.SGD(model.parameters(), lr=schedule.lr, momentum=schedule.momentum, weight_decay=schedule.weight_decay)
+    model.train()
+    curve: list[tuple[int, float, float]] = []
+    start = last = time.perf_counter()
+    running = None
+    for step in range(1, schedule.steps + 1):
+        lr = cosine_lr(step, schedule.lr, schedule.warmup, schedule.steps)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        loss = step_fn(step)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise FloatingPointError(f"{name}: loss became {value} at step {step} (lr {lr:g})")
+        running = value if running is None else 0.95 * running + 0.05 * value
+        curve.append((step, value, lr))
+        now = time.perf_counter()
+        if step == 1 or step == schedule.steps or now - last >= schedule.log_every:
+            last = now
+            logger.info("%s step %d/%d loss %.5f (avg %.5f) lr %.5f %.1f steps/s", name, step, schedule.steps, value, running, lr, step / (now - start))
+    model.eval()
+    return curve
+
+
+def save_checkpoint(path: str, model: torch.nn.Module, config: dict, curve: list, extra: dict | None = None) -> None:
+    """Write ``{"state_dict", "config", "loss_curve", **extra}`` atomically with ``torch.save``."""
+    payload = {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "config": config, "loss_curve": curve}
+    payload.update(extra or {})
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: str) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+__all__ = ["select_device", "seed_everything", "cosine_lr", "SGDSchedule", "train_loop", "save_checkpoint", "load_checkpoint", "asdict"]

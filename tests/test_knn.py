@@ -1,0 +1,66 @@
+"""Exact kNN against numpy brute force, and the self-in-column-0 contract."""
+
+import numpy as np
+import pytest
+
+from facecluster.knn import exact_knn, put_self_first, resolve_backend
+
+
+def _data(n=500, d=16, seed=0):
+    x = np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _brute(x, k):
+    s = x @ x.T
+    order = np.argsort(-s, axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(s, order, axis=1)
+
+
+@pytest.mark.parametrize("backend", ["faiss", "torch"])
+@pytest.mark.parametrize("chunk", [64, 500, 10_000])
+def test_matches_brute_force(backend, chunk):
+    x = _data()
+    nbrs, sims = exact_knn(x, 12, backend=backend, chunk_size=chunk)
+    ref_n, ref_s = _brute(x, 12)
+    assert nbrs.dtype == np.int32 and sims.dtype == np.float32 and nbrs.shape == (500, 12)
+    assert np.array_equal(nbrs[:, 0], np.arange(500))
+    np.testing.assert_allclose(sims, ref_s, atol=1e-5)
+    # random data has no ties: the neighbour sets agree exactly
+    assert np.array_equal(np.sort(nbrs, axis=1), np.sort(ref_n, axis=1))
+    assert np.all(np.diff(sims[:, 1:], axis=1) <= 1e-6)
+
+
+def test_query_slice_equals_rows_of_full_search():
+    x = _data(300)
+    full_n, full_s = exact_knn(x, 7, backend="faiss")
+    part_n, part_s = exact_knn(x, 7, backend="faiss", queries=slice(100, 220))
+    assert np.array_equal(part_n, full_n[100:220])
+    np.testing.assert_allclose(part_s, full_s[100:220], atol=1e-6)
+
+
+def test_self_first_with_duplicates():
+    x = _data(50)
+    x[10] = x[20] = x[30] = x[40]  # four identical rows tie at cosine 1
+    for backend in ("faiss", "torch"):
+        nbrs, _ = exact_knn(x, 5, backend=backend)
+        for i in (10, 20, 30, 40):
+            assert nbrs[i, 0] == i
+            assert set(nbrs[i, :4]) == {10, 20, 30, 40}
+
+
+def test_put_self_first_inserts_missing_self():
+    nbrs = np.array([[3, 4, 5], [1, 0, 2], [2, 1, 0]])
+    sims = np.array([[0.9, 0.8, 0.7], [1.0, 1.0, 0.5], [1.0, 0.4, 0.3]], dtype=np.float32)
+    n, s = put_self_first(nbrs, sims)
+    assert n.tolist() == [[0, 3, 4], [1, 0, 2], [2, 1, 0]]
+    assert s[0].tolist() == pytest.approx([1.0, 0.9, 0.8])
+
+
+def test_bad_arguments():
+    x = _data(10)
+    with pytest.raises(ValueError, match="k=11"):
+        exact_knn(x, 11)
+    with pytest.raises(ValueError, match="unknown kNN backend"):
+        resolve_backend("annoy")
+    assert resolve_backend("auto") in ("faiss", "faiss-gpu", "torch")

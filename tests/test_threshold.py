@@ -1,0 +1,45 @@
+"""knn_cc clustering and threshold tuning on hand-made graphs."""
+
+import numpy as np
+import pytest
+
+from facecluster.threshold import threshold_clusters, threshold_grid, tune_threshold
+
+
+def _graph():
+    # 0-1-2 strongly linked, 3-4 strongly linked, 2-3 weak bridge, 5 isolated
+    nbrs = np.array([[0, 1, 2], [1, 0, 2], [2, 1, 3], [3, 4, 2], [4, 3, 0], [5, 0, 1]], dtype=np.int32)
+    sims = np.array([[1, .9, .85], [1, .9, .8], [1, .8, .5], [1, .95, .5], [1, .95, .1], [1, .2, .1]], dtype=np.float32)
+    return nbrs, sims
+
+
+def _same_partition(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    return all((a[i] == a[j]) == (b[i] == b[j]) for i in range(len(a)) for j in range(len(a)))
+
+
+@pytest.mark.parametrize("tau,expected", [
+    (0.6, [0, 0, 0, 1, 1, 2]),
+    (0.4, [0, 0, 0, 0, 0, 1]),
+    (0.96, [0, 1, 2, 3, 4, 5]),
+    (0.0, [0, 0, 0, 0, 0, 0]),
+])
+def test_threshold_clusters(tau, expected):
+    nbrs, sims = _graph()
+    got = threshold_clusters(nbrs, sims, tau)
+    assert got.dtype == np.int64
+    assert _same_partition(got, expected)
+
+
+def test_tuning_picks_the_best_threshold_on_train():
+    nbrs, sims = _graph()
+    truth = np.array([0, 0, 0, 1, 1, 2])
+    tau, curve = tune_threshold(nbrs, sims, truth, threshold_grid(0.3, 0.9, 0.1))
+    assert tau == pytest.approx(0.6)  # 0.6..0.8 all perfect; ties go to the smallest
+    assert dict(curve)[0.6] == pytest.approx(1.0)
+    assert dict(curve)[0.3] < 1.0
+
+
+def test_grid_is_inclusive_and_exact():
+    g = threshold_grid(0.3, 0.95, 0.01)
+    assert g[0] == 0.3 and g[-1] == 0.95 and len(g) == 66

@@ -1,0 +1,97 @@
+"""The real Snakemake workflow: lint, dry-runs, a tiny end-to-end run, and bad input."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import REPO, run_snakemake, tiny_synthetic
+
+
+def test_lint_is_clean():
+    proc = run_snakemake(REPO, "--lint", check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "good condition" in proc.stdout + proc.stderr
+
+
+def test_default_dag_dry_run(repo_config_workdir):
+    out = run_snakemake(repo_config_workdir, "-n", "--quiet", "rules").stdout
+    for rule in ("synthetic_data", "prepare_split", "knn", "tune_knn_cc", "knn_cc", "evaluate_method", "all"):
+        assert rule in out
+    # nothing was built by a dry run
+    assert not (repo_config_workdir / "results").exists()
+
+
+def test_config_error_names_the_problem(repo_config_workdir):
+    cfg = repo_config_workdir / "config" / "config.yaml"
+    cfg.write_text(yaml.safe_dump({"run": {"synthetic": {"splits": ["validation"]}}}))
+    proc = run_snakemake(repo_config_workdir, "-n", check=False)
+    assert proc.returncode != 0
+    assert "split 'validation'" in proc.stdout + proc.stderr
+
+
+@pytest.mark.e2e
+def test_tiny_end_to_end(tmp_path):
+    tiny_synthetic(tmp_path, n_samples=600, k=20)
+    run_snakemake(tmp_path, "--cores", "2")
+    res = tmp_path / "results" / "synthetic"
+    for split in ("train", "test"):
+        x = np.load(res / split / "features.npy")
+        y = np.load(res / split / "labels.npy")
+        assert x.dtype == np.float32 and x.shape == (600, 256)
+        np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
+        assert y.dtype == np.int64 and y.shape == (600,)
+        with np.load(res / split / "knn.npz") as z:
+            nbrs, sims = z["nbrs"], z["sims"]
+        assert nbrs.dtype == np.int32 and sims.dtype == np.float32 and nbrs.shape == (600, 20)
+        assert np.array_equal(nbrs[:, 0], np.arange(600))
+        assert np.all(np.diff(sims[:, 1:], axis=1) <= 1e-6)
+    clusters = np.load(res / "test" / "methods" / "knn_cc" / "clusters.npy")
+    assert clusters.dtype == np.int64 and clusters.shape == (600,)
+    m = json.loads((res / "test" / "methods" / "knn_cc" / "metrics.json").read_text())
+    assert list(m) == ["dataset", "split", "method", "n_samples", "n_clusters_pred", "n_clusters_true",
+                       "pairwise", "bcubed", "nmi", "params", "seconds"]
+    assert (m["dataset"], m["split"], m["method"], m["n_samples"]) == ("synthetic", "test", "knn_cc", 600)
+    for key in ("pairwise", "bcubed"):
+        assert set(m[key]) == {"precision", "recall", "fscore"}
+        assert all(0.0 <= v <= 1.0 for v in m[key].values())
+    assert m["n_clusters_pred"] == len(np.unique(clusters))
+    tuned = json.loads((res / "models" / "knn_cc_threshold.json").read_text())
+    assert m["params"]["tau"] == tuned["tau"] and "train" in m["params"]["tau_source"]
+    assert set(m["seconds"]) == {"knn", "cluster"}
+    # a second run has nothing to do: every artifact is cached
+    assert "Nothing to be done" in run_snakemake(tmp_path, "--cores", "2", "-n").stdout
+
+
+def _npy_dataset(workdir, features, labels):
+    raw = workdir / "resources" / "mine"
+    raw.mkdir(parents=True)
+    np.save(raw / "train_x.npy", features)
+    np.save(raw / "train_y.npy", labels)
+    ds = {
+        "name": "mine", "format": "npy", "feature_dim": 8, "train_split": "train",
+        "splits": {"train": {"features": "resources/mine/train_x.npy", "labels": "resources/mine/train_y.npy"}},
+        "knn": {"k": 5},
+    }
+    (workdir / "config" / "datasets").mkdir(parents=True)
+    (workdir / "config" / "datasets" / "mine.yaml").write_text(yaml.safe_dump(ds))
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump({"run": {"mine": {"splits": ["train"]}}}))
+
+
+@pytest.mark.parametrize("problem,message", [
+    ("nan", "features contain NaN"),
+    ("labels", "30 labels but resources/mine/train_x.npy has 40 feature rows"),
+    ("dim", "feature dimension is 9"),
+])
+def test_bad_input_fails_with_clear_error_and_no_artifact(tmp_path, problem, message):
+    x = np.random.default_rng(0).standard_normal((40, 9 if problem == "dim" else 8)).astype(np.float32)
+    y = np.arange(30 if problem == "labels" else 40) // 4
+    if problem == "nan":
+        x[7, 3] = np.nan
+    _npy_dataset(tmp_path, x, y)
+    proc = run_snakemake(tmp_path, "--cores", "1", check=False)
+    assert proc.returncode != 0
+    log = (tmp_path / "logs" / "mine" / "train" / "prepare_split.log").read_text()
+    assert message in log and "resources/mine/train_" in log
+    assert not (tmp_path / "results" / "mine" / "train" / "features.npy").exists()

@@ -1,0 +1,50 @@
+# Ada-NETS stage 6: the GCN, trained on the train split's kNN graph, embedding every split on its adaptive adjacency.
+
+
+rule train_gcn:
+    input:
+        features=train_file("features.npy"),
+        labels=train_file("labels.npy"),
+        knn=train_file("knn.npz"),
+        graph=train_file("knn_adjacency.npz"),
+    output:
+        "results/{ds}/models/gcn.pt",
+    params:
+        settings=lookup(dpath="datasets/{ds}/gcn", within=config),
+    conda:
+        "../../envs/cpu.yaml"
+    log:
+        "logs/{ds}/train_gcn.log",
+    benchmark:
+        "benchmarks/{ds}/train_gcn.tsv"
+    threads: workflow.cores
+    resources:
+        mem_mb=mem_mb_from_input(factor=4.0, floor=4000),
+        runtime=720,
+        gpu=1,
+    script:
+        "../scripts/train_gcn.py"
+
+
+rule embed:
+    input:
+        features="results/{ds}/{split}/features.npy",
+        adjacency="results/{ds}/{split}/adjacency.npz",
+        model="results/{ds}/models/gcn.pt",
+    output:
+        "results/{ds}/{split}/embeddings.npy",
+    params:
+        device=lookup(dpath="datasets/{ds}/gcn/device", within=config),
+    conda:
+        "../../envs/cpu.yaml"
+    log:
+        "logs/{ds}/{split}/embed.log",
+    benchmark:
+        "benchmarks/{ds}/{split}/embed.tsv"
+    threads: workflow.cores
+    resources:
+        mem_mb=mem_mb_from_input(factor=6.0, floor=4000),
+        runtime=60,
+        gpu=1,
+    script:
+        "../scripts/embed.py"

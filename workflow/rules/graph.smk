@@ -1,0 +1,42 @@
+# Ada-NETS stage 5: the adaptive adjacency of every split, and the plain kNN graph the GCN trains on.
+
+
+rule adjacency:
+    input:
+        structure="results/{ds}/{split}/structure.npz",
+        k_pred="results/{ds}/{split}/k_pred.npy",
+    output:
+        "results/{ds}/{split}/adjacency.npz",
+    conda:
+        "../../envs/cpu.yaml"
+    log:
+        "logs/{ds}/{split}/adjacency.log",
+    benchmark:
+        "benchmarks/{ds}/{split}/adjacency.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_from_input(factor=6.0),
+        runtime=30,
+    script:
+        "../scripts/adjacency.py"
+
+
+rule knn_adjacency:
+    input:
+        knn="results/{ds}/{split}/knn.npz",
+    output:
+        "results/{ds}/{split}/knn_adjacency.npz",
+    params:
+        k=lookup(dpath="datasets/{ds}/gcn/order_k", within=config),
+    conda:
+        "../../envs/cpu.yaml"
+    log:
+        "logs/{ds}/{split}/knn_adjacency.log",
+    benchmark:
+        "benchmarks/{ds}/{split}/knn_adjacency.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_from_input(factor=6.0),
+        runtime=30,
+    script:
+        "../scripts/knn_adjacency.py"

@@ -1,0 +1,26 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+import numpy as np
+import torch
+
+from facecluster.gcn import train_gcn
+from facecluster.io import load_knn, load_sparse
+from facecluster.progress import logger, setup_logging
+from facecluster.training import SGDSchedule, save_checkpoint, seed_everything, select_device
+
+setup_logging()
+cfg = snakemake.params.settings
+seed_everything(cfg["seed"])
+torch.set_num_threads(snakemake.threads)
+device = select_device(cfg["device"])
+features = np.load(snakemake.input.features)
+nbrs, _ = load_knn(snakemake.input.knn)
+logger.info("training the GCN on %d nodes, device %s", features.shape[0], device)
+model, curve = train_gcn(
+    features, np.load(snakemake.input.labels), nbrs, load_sparse(snakemake.input.graph),
+    SGDSchedule.from_config(cfg["train"]), cfg["hidden"], cfg["order_k"], cfg["batch_neighbours"],
+    cfg["fanout"], cfg["loss"], device, np.random.default_rng(cfg["seed"]),
+)
+save_checkpoint(snakemake.output[0], model, cfg, curve, {"arch": {"in_dim": features.shape[1], "hidden": cfg["hidden"]}})
