@@ -22,15 +22,23 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.C
     return proc
 
 
-def tiny_synthetic(workdir: Path, n_samples: int = 600, k: int = 20, **generator) -> dict:
-    """Write config/ in ``workdir``: the repo's synthetic dataset shrunk to ``n_samples``."""
+def tiny_synthetic(workdir: Path, n_samples: int = 600, methods: tuple[str, ...] = ("knn_cc",), **generator) -> dict:
+    """Write config/ in ``workdir``: the repo's synthetic dataset shrunk to ``n_samples``.
+
+    Every stage keeps its code path but gets tiny sizes (k = 16, a few training steps).
+    """
     cfg_dir = workdir / "config" / "datasets"
     cfg_dir.mkdir(parents=True, exist_ok=True)
     ds = yaml.safe_load((REPO / "config" / "datasets" / "synthetic.yaml").read_text())
-    ds["synthetic"].update(n_samples=n_samples, **generator)
-    ds["knn"]["k"] = k
+    ds["synthetic"].update(n_samples=n_samples, size_median=40.0, **generator)
+    ds["knn"]["k"] = 32
+    ds["structure"]["k"] = 16
+    ds["adaptive_filter"].update(hidden=16, mlp_hidden=32, batch_size=64, train={"steps": 4, "lr": 0.001, "optimizer": "adam", "warmup": 1})
+    ds["gcn"].update(hidden=32, order_k=32, batch_neighbours=16, fanout=8, train={"steps": 4, "lr": 0.1, "warmup": 1})
+    ds["cluster"]["k"] = 16
+    ds["methods"]["knn_cc"]["k"] = 16
     (cfg_dir / "synthetic.yaml").write_text(yaml.safe_dump(ds))
-    config = {"run": {"synthetic": {"splits": ["test"], "methods": ["knn_cc"]}}, "dataset_dir": "config/datasets"}
+    config = {"run": {"synthetic": {"splits": ["test"], "methods": list(methods)}}, "dataset_dir": "config/datasets"}
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
     return ds
 

@@ -4,6 +4,8 @@ import json
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
+import torch
 import yaml
 
 from conftest import REPO, run_snakemake, tiny_synthetic
@@ -17,7 +19,10 @@ def test_lint_is_clean():
 
 def test_default_dag_dry_run(repo_config_workdir):
     out = run_snakemake(repo_config_workdir, "-n", "--quiet", "rules").stdout
-    for rule in ("synthetic_data", "prepare_split", "knn", "tune_knn_cc", "knn_cc", "evaluate_method", "all"):
+    for rule in ("synthetic_data", "prepare_split", "knn", "tune_knn_cc", "knn_cc", "evaluate_method", "all",
+                 "structure_space", "max_q", "train_adaptive_filter", "predict_k", "adjacency", "knn_adjacency",
+                 "train_gcn", "embed", "embedding_knn", "tune_ada_nets", "ada_nets_cluster", "evaluate_ada_nets",
+                 "ada_nets_diagnostics", "leaderboard"):
         assert rule in out
     # nothing was built by a dry run
     assert not (repo_config_workdir / "results").exists()
@@ -33,7 +38,7 @@ def test_config_error_names_the_problem(repo_config_workdir):
 
 @pytest.mark.e2e
 def test_tiny_end_to_end(tmp_path):
-    tiny_synthetic(tmp_path, n_samples=600, k=20)
+    tiny_synthetic(tmp_path, n_samples=600)
     run_snakemake(tmp_path, "--cores", "2")
     res = tmp_path / "results" / "synthetic"
     for split in ("train", "test"):
@@ -44,7 +49,7 @@ def test_tiny_end_to_end(tmp_path):
         assert y.dtype == np.int64 and y.shape == (600,)
         with np.load(res / split / "knn.npz") as z:
             nbrs, sims = z["nbrs"], z["sims"]
-        assert nbrs.dtype == np.int32 and sims.dtype == np.float32 and nbrs.shape == (600, 20)
+        assert nbrs.dtype == np.int32 and sims.dtype == np.float32 and nbrs.shape == (600, 32)
         assert np.array_equal(nbrs[:, 0], np.arange(600))
         assert np.all(np.diff(sims[:, 1:], axis=1) <= 1e-6)
     clusters = np.load(res / "test" / "methods" / "knn_cc" / "clusters.npy")
@@ -62,6 +67,55 @@ def test_tiny_end_to_end(tmp_path):
     assert set(m["seconds"]) == {"knn", "cluster"}
     # a second run has nothing to do: every artifact is cached
     assert "Nothing to be done" in run_snakemake(tmp_path, "--cores", "2", "-n").stdout
+
+
+@pytest.mark.e2e
+def test_tiny_ada_nets_end_to_end_and_deterministic(tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        work = tmp_path / name
+        tiny_synthetic(work, n_samples=600, methods=("ada_nets", "knn_cc"))
+        run_snakemake(work, "--cores", "2")
+        runs.append(work / "results" / "synthetic")
+    res = runs[0]
+    for split in ("train", "test"):
+        d = res / split
+        with np.load(d / "structure.npz") as z:
+            nbrs, dists = z["nbrs"], z["dists"]
+        assert nbrs.shape == (600, 16) and nbrs.dtype == np.int32 and dists.dtype == np.float32
+        assert np.all(np.diff(dists, axis=1) >= 0)
+        k_star = np.load(d / "max_q.npy")
+        k_pred = np.load(d / "k_pred.npy")
+        for arr in (k_star, k_pred):
+            assert arr.shape == (600,) and arr.min() >= 1 and arr.max() <= 16
+        adj = sp.load_npz(d / "adjacency.npz").tocsr()
+        assert adj.shape == (600, 600)
+        assert np.all(adj.diagonal() > 0)
+        np.testing.assert_allclose(np.asarray(adj.sum(axis=1)).ravel(), 1.0, rtol=1e-5)
+        assert ((adj > 0) != (adj > 0).T).nnz == 0  # symmetric pattern
+        emb = np.load(d / "embeddings.npy")
+        assert emb.dtype == np.float32 and emb.shape == (600, 32)
+        np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+    for model in ("adaptive_filter.pt", "gcn.pt"):
+        ckpt = torch.load(res / "models" / model, weights_only=False)
+        assert len(ckpt["loss_curve"]) == 4 and "state_dict" in ckpt
+    clusters = np.load(res / "test" / "clusters.npy")
+    assert clusters.dtype == np.int64 and clusters.shape == (600,)
+    m = json.loads((res / "test" / "metrics.json").read_text())
+    assert m["method"] == "ada_nets" and m["n_samples"] == 600
+    assert "train" in m["params"]["tau_source"]
+    diag = m["diagnostics"]
+    assert set(diag) == {"test", "train"}
+    for split_diag in diag.values():
+        assert set(split_diag["knn_precision"]) == {"knn", "structure"}
+        assert split_diag["filter"]["mean_abs_error"] >= 0
+        assert set(split_diag["edges"]) == {"adaptive", "knn_top16"}
+    assert {"train_adaptive_filter", "train_gcn", "structure_space", "embed"} <= set(m["seconds"])
+    board = (res / "test" / "leaderboard.csv").read_text().splitlines()
+    assert board[0].startswith("method,pairwise_precision") and {r.split(",")[0] for r in board[1:]} == {"ada_nets", "knn_cc"}
+    # the same config on a fresh directory gives identical artifacts on CPU
+    for rel in ("test/k_pred.npy", "test/embeddings.npy", "test/clusters.npy"):
+        assert np.array_equal(np.load(runs[0] / rel), np.load(runs[1] / rel)), rel
 
 
 def _npy_dataset(workdir, features, labels):

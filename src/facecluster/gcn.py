@@ -24,6 +24,8 @@ Inference runs both layers on every node's full neighbourhood of the split's adj
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -80,10 +82,17 @@ def mean_operator(adj: sp.csr_matrix) -> torch.Tensor:
     a = a.tocsr()
     a.data[:] = 1.0
     a.data /= np.repeat(np.diff(a.indptr), np.diff(a.indptr)).astype(np.float32)
-    return torch.sparse_csr_tensor(
-        torch.from_numpy(a.indptr.astype(np.int64)), torch.from_numpy(a.indices.astype(np.int64)),
-        torch.from_numpy(a.data), size=a.shape,
-    )
+    return to_torch_csr(a)
+
+
+def to_torch_csr(m: sp.csr_matrix) -> torch.Tensor:
+    """A scipy CSR matrix (sorted, no duplicates) as a torch sparse CSR float32 tensor."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(m.indptr.astype(np.int64)), torch.from_numpy(m.indices.astype(np.int64)),
+            torch.from_numpy(m.data.astype(np.float32, copy=False)), size=m.shape, check_invariants=False,
+        )
 
 
 class NeighbourSampler:
@@ -128,11 +137,7 @@ class NeighbourSampler:
         counts = np.bincount(rows, minlength=targets.size).astype(np.float32)
         op = sp.csr_matrix((1.0 / counts[rows], (rows, cols)), shape=(targets.size, sources.size), dtype=np.float32)
         op.sum_duplicates()
-        t = torch.sparse_csr_tensor(
-            torch.from_numpy(op.indptr.astype(np.int64)), torch.from_numpy(op.indices.astype(np.int64)),
-            torch.from_numpy(op.data), size=op.shape,
-        )
-        return sources, t
+        return sources, to_torch_csr(op)
 
 
 def train_gcn(

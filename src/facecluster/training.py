@@ -48,14 +48,26 @@ def cosine_lr(step: int, base_lr: float, warmup: int, total: int) -> float:
 
 @dataclass(frozen=True)
 class SGDSchedule:
-    """SGD with momentum and weight decay, under :func:`cosine_lr`."""
+    """The optimiser of a training rule under :func:`cosine_lr`.
+
+    ``optimizer="sgd"`` (the papers' choice: SGD with momentum and weight decay) or ``"adam"``
+    (Adam with the same weight decay; converges in far fewer steps, for CPU budgets).
+    """
 
     steps: int
     lr: float
     momentum: float = 0.9
     weight_decay: float = 1e-5
     warmup: int = 0
+    optimizer: str = "sgd"
     log_every: float = 10.0  # seconds between progress lines
+
+    def make(self, params) -> torch.optim.Optimizer:
+        if self.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
+        if self.optimizer == "adam":
+            return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        raise ValueError(f"unknown optimizer {self.optimizer!r} (sgd or adam)")
 
     @classmethod
     def from_config(cls, cfg: dict) -> "SGDSchedule":
@@ -78,7 +90,7 @@ def train_loop(
     every ``schedule.log_every`` seconds and returns the loss curve ``[(step, loss, lr), ...]``
     (every step), which is stored in the checkpoint.
     """
-    opt = torch.optim.SGD(model.parameters(), lr=schedule.lr, momentum=schedule.momentum, weight_decay=schedule.weight_decay)
+    opt = schedule.make(model.parameters())
     model.train()
     curve: list[tuple[int, float, float]] = []
     start = last = time.perf_counter()
