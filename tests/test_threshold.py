@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from facecluster.threshold import threshold_clusters, threshold_grid, tune_threshold
+from facecluster.threshold import grid_from_config, threshold_clusters, threshold_grid, tune_threshold
 
 
 def _graph():
@@ -43,3 +43,9 @@ def test_tuning_picks_the_best_threshold_on_train():
 def test_grid_is_inclusive_and_exact():
     g = threshold_grid(0.3, 0.95, 0.01)
     assert g[0] == 0.3 and g[-1] == 0.95 and len(g) == 66
+
+
+def test_grid_segments_union():
+    g = grid_from_config([{"start": 0.9, "stop": 0.99, "step": 0.01}, {"start": 0.99, "stop": 0.999, "step": 0.001}])
+    assert g[0] == 0.9 and g[-1] == 0.999 and len(g) == 19 and np.all(np.diff(g) > 0)
+    assert np.array_equal(grid_from_config([{"start": 0.3, "stop": 0.5, "step": 0.1}]), [0.3, 0.4, 0.5])

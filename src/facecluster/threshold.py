@@ -47,6 +47,12 @@ def threshold_grid(start: float, stop: float, step: float) -> np.ndarray:
     return np.round(start + step * np.arange(count), 6)
 
 
+def grid_from_config(segments: list[dict]) -> np.ndarray:
+    """The sorted union of ``{start, stop, step}`` segments (e.g. a coarse grid plus a fine one
+    near 1 for embeddings whose best threshold is above 0.99)."""
+    return np.unique(np.concatenate([threshold_grid(**seg) for seg in segments]))
+
+
 def tune_threshold(
     nbrs: np.ndarray, sims: np.ndarray, labels_true: np.ndarray, grid: np.ndarray
 ) -> tuple[float, list[tuple[float, float]]]:
