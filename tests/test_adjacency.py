@@ -42,3 +42,12 @@ def test_edge_stats_counts_wrong_edges():
     a = build_adjacency(nbrs, np.ones((4, 2), dtype=np.float32), 2)
     stats = edge_precision_recall(a, np.array([0, 0, 1, 2]))
     assert stats == pytest.approx({"edges": 2, "precision": 0.5, "recall": 1.0})
+
+
+def test_loss_optimal_constant():
+    from facecluster.diagnostics import loss_optimal_constant
+
+    assert loss_optimal_constant(np.array([7, 7, 7]), 10) == 7
+    # small targets dominate the relative loss: the best constant sits far below the mean
+    k_star = np.array([1] * 10 + [80] * 90)
+    assert loss_optimal_constant(k_star, 80) < 40 < k_star.mean()

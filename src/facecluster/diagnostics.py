@@ -9,6 +9,16 @@ from .adjacency import build_adjacency, edge_precision_recall
 from .structure_space import knn_precision_at
 
 
+def loss_optimal_constant(k_star: np.ndarray, k: int) -> int:
+    """The constant prediction in 1..k with the lowest mean relative-error Huber loss against ``k_star``."""
+    c = np.arange(1, k + 1, dtype=np.float64)[:, None]
+    counts = np.bincount(k_star, minlength=k + 1)[1:].astype(np.float64)
+    t = np.arange(1, k + 1, dtype=np.float64)[None, :]
+    r = np.abs(c / t - 1.0)
+    loss = np.where(r <= 1.0, 0.5 * r * r, r - 0.5) @ counts
+    return int(np.argmin(loss) + 1)
+
+
 def ada_nets_diagnostics(
     knn_nbrs: np.ndarray,
     knn_sims: np.ndarray,
@@ -38,6 +48,10 @@ def ada_nets_diagnostics(
             "mean_abs_error": float(np.abs(k_pred - k_star).mean()),
             "k_pred_mean": float(k_pred.mean()),
             "k_star_mean": float(k_star.mean()),
+            # references: the error of always predicting the median k*, and the constant k̂ that
+            # minimises the filter's own loss (relative-error Huber) on this split
+            "median_constant_mae": float(np.abs(np.median(k_star) - k_star).mean()),
+            "loss_optimal_constant": loss_optimal_constant(k_star, k),
         },
         "edges": {"adaptive": edge_precision_recall(adjacency, labels), f"knn_top{plain_k}": edge_precision_recall(plain, labels)},
     }
