@@ -20,12 +20,22 @@ def test_lint_is_clean():
 def test_default_dag_dry_run(repo_config_workdir):
     out = run_snakemake(repo_config_workdir, "-n", "--quiet", "rules").stdout
     for rule in ("synthetic_data", "prepare_split", "knn", "tune_knn_cc", "knn_cc", "evaluate_method", "all",
-                 "structure_space", "max_q", "train_adaptive_filter", "predict_k", "adjacency", "knn_adjacency",
+                 "structure_space", "max_q", "train_adaptive_filter", "predict_k", "adjacency", "max_q_adjacency",
                  "train_gcn", "embed", "embedding_knn", "tune_ada_nets", "ada_nets_cluster", "evaluate_ada_nets",
                  "ada_nets_diagnostics", "leaderboard"):
         assert rule in out
     # nothing was built by a dry run
     assert not (repo_config_workdir / "results").exists()
+
+
+def test_gcn_training_graph_is_configurable(repo_config_workdir):
+    ds_file = repo_config_workdir / "config" / "datasets" / "synthetic.yaml"
+    for graph, rule, absent in (("knn", "knn_adjacency", "max_q_adjacency"), ("max_q", "max_q_adjacency", "knn_adjacency")):
+        ds = yaml.safe_load(ds_file.read_text())
+        ds["gcn"]["train_graph"] = graph
+        ds_file.write_text(yaml.safe_dump(ds))
+        out = run_snakemake(repo_config_workdir, "-n", "--quiet", "rules").stdout
+        assert rule in out and absent not in out
 
 
 def test_config_error_names_the_problem(repo_config_workdir):

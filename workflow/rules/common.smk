@@ -80,6 +80,12 @@ def train_file(name):
     return _path
 
 
+def gcn_train_graph(wildcards):
+    """The graph the GCN trains on: the plain top-order_k kNN graph (paper) or the max-Q graph."""
+    name = {"knn": "knn_adjacency.npz", "max_q": "max_q_adjacency.npz"}[DATASETS[wildcards.ds]["gcn"]["train_graph"]]
+    return train_file(name)(wildcards)
+
+
 def synthetic_settings(wildcards):
     """Generator settings of a synthetic dataset (seed and SyntheticParams fields)."""
     return DATASETS[wildcards.ds]["synthetic"]

@@ -6,7 +6,7 @@ rule train_gcn:
         features=train_file("features.npy"),
         labels=train_file("labels.npy"),
         knn=train_file("knn.npz"),
-        graph=train_file("knn_adjacency.npz"),
+        graph=gcn_train_graph,
     output:
         "results/{ds}/models/gcn.pt",
     params:

@@ -4,7 +4,7 @@
 rule adjacency:
     input:
         structure="results/{ds}/{split}/structure.npz",
-        k_pred="results/{ds}/{split}/k_pred.npy",
+        keep="results/{ds}/{split}/k_pred.npy",
     output:
         "results/{ds}/{split}/adjacency.npz",
     conda:
@@ -40,3 +40,23 @@ rule knn_adjacency:
         runtime=30,
     script:
         "../scripts/knn_adjacency.py"
+
+
+rule max_q_adjacency:
+    input:
+        structure="results/{ds}/{split}/structure.npz",
+        keep="results/{ds}/{split}/max_q.npy",
+    output:
+        "results/{ds}/{split}/max_q_adjacency.npz",
+    conda:
+        "../../envs/cpu.yaml"
+    log:
+        "logs/{ds}/{split}/max_q_adjacency.log",
+    benchmark:
+        "benchmarks/{ds}/{split}/max_q_adjacency.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_from_input(factor=6.0),
+        runtime=30,
+    script:
+        "../scripts/adjacency.py"
