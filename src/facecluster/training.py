@@ -12,7 +12,7 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -128,4 +128,3 @@ def load_checkpoint(path: str) -> dict:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
-__all__ = ["select_device", "seed_everything", "cosine_lr", "SGDSchedule", "train_loop", "save_checkpoint", "load_checkpoint", "asdict"]

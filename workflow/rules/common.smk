@@ -21,6 +21,12 @@ def _load_datasets(folder):
             raise ValueError(f"{path}: name '{ds['name']}' differs from the file name '{stem}'")
         if ds["train_split"] not in ds["splits"]:
             raise ValueError(f"{path}: train_split '{ds['train_split']}' is not one of its splits")
+        if ds["format"] != "synthetic":
+            for split, files in ds["splits"].items():
+                needed = ["features", "labels"] if files["labelled"] else ["features"]
+                missing = [key for key in needed if key not in files]
+                if missing:
+                    raise ValueError(f"{path}: split '{split}' needs {' and '.join(missing)} (a path to the raw file)")
         datasets[stem] = ds
     return datasets
 
@@ -47,10 +53,6 @@ def all_targets():
             targets += [method_metrics(ds, split, m) for m in methods_of(ds)]
             targets.append(f"results/{ds}/{split}/leaderboard.csv")
     return targets
-
-
-def dataset(wildcards):
-    return DATASETS[wildcards.ds]
 
 
 def train_split(wildcards):
