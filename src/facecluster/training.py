@@ -38,6 +38,15 @@ def seed_everything(seed: int) -> None:
     torch.cuda.manual_seed_all(seed)
 
 
+def start_training(seed: int, threads: int, device: str) -> torch.device:
+    """Common start of a training rule: seed everything, bound torch's threads, pick the device."""
+    seed_everything(seed)
+    torch.set_num_threads(max(1, threads))
+    dev = select_device(device)
+    logger.info("seed %d, %d threads, device %s", seed, threads, dev)
+    return dev
+
+
 def cosine_lr(step: int, base_lr: float, warmup: int, total: int) -> float:
     """Learning rate at ``step`` (1-based): linear warm-up over ``warmup`` steps, then a half cosine to 0."""
     if warmup > 0 and step < warmup:

@@ -8,13 +8,11 @@ import torch
 from facecluster.adaptive_filter import train_filter
 from facecluster.io import load_structure
 from facecluster.progress import logger, setup_logging
-from facecluster.training import SGDSchedule, save_checkpoint, seed_everything, select_device
+from facecluster.training import SGDSchedule, save_checkpoint, start_training
 
 setup_logging()
 cfg = snakemake.params.settings
-seed_everything(cfg["seed"])
-torch.set_num_threads(snakemake.threads)
-device = select_device(cfg["device"])
+device = start_training(cfg["seed"], snakemake.threads, cfg["device"])
 nbrs, _ = load_structure(snakemake.input.structure)
 features = np.load(snakemake.input.features)
 logger.info("training the adaptive filter on %d nodes, k=%d, device %s", *nbrs.shape, device)

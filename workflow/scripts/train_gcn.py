@@ -3,18 +3,15 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import numpy as np
-import torch
 
 from facecluster.gcn import train_gcn
 from facecluster.io import load_knn, load_sparse
 from facecluster.progress import logger, setup_logging
-from facecluster.training import SGDSchedule, save_checkpoint, seed_everything, select_device
+from facecluster.training import SGDSchedule, save_checkpoint, start_training
 
 setup_logging()
 cfg = snakemake.params.settings
-seed_everything(cfg["seed"])
-torch.set_num_threads(snakemake.threads)
-device = select_device(cfg["device"])
+device = start_training(cfg["seed"], snakemake.threads, cfg["device"])
 features = np.load(snakemake.input.features)
 nbrs, _ = load_knn(snakemake.input.knn)
 logger.info("training the GCN on %d nodes, device %s", features.shape[0], device)
