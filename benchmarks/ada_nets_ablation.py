@@ -17,6 +17,12 @@ largest cosine between two *different* identities after two rounds of neighbourh
 (what two mean-aggregating layers see before their linear maps). Near 1, the "allmax" loss,
 which pushes exactly that pair apart, has nothing to work with.
 
+Finally (unless ``--skip-training``) it trains the same network with the dataset config's GCN
+settings on other graphs of the train split, among them *no graph* (each node its own
+neighbourhood, so the two GraphSAGE layers act per sample: an MLP), and scores each on the test
+split embedded without a graph, on the k̂ graph and on a fixed k = 5 graph. This separates what
+the learned transformation gives from what the neighbour aggregation gives.
+
     .venv/bin/python benchmarks/ada_nets_ablation.py [--dataset synthetic] [--train train] [--test test]
 """
 
@@ -27,14 +33,15 @@ import argparse
 import numpy as np
 import scipy.sparse as sp
 import torch
+import yaml
 
 from facecluster.adjacency import build_adjacency, edge_precision_recall
-from facecluster.gcn import AdaNetsGCN, embed
+from facecluster.gcn import AdaNetsGCN, embed, train_gcn
 from facecluster.io import load_knn, load_structure
 from facecluster.knn import exact_knn
 from facecluster.metrics import evaluate
 from facecluster.threshold import grid_from_config, threshold_clusters, tune_threshold
-from facecluster.training import load_checkpoint
+from facecluster.training import SGDSchedule, load_checkpoint, seed_everything
 
 GRID = [{"start": 0.3, "stop": 0.99, "step": 0.01}, {"start": 0.9905, "stop": 0.9995, "step": 0.0005}]
 
@@ -45,6 +52,7 @@ def main() -> None:
     ap.add_argument("--train", default="train")
     ap.add_argument("--test", default="test")
     ap.add_argument("--k", type=int, default=80, help="kNN width on the embeddings")
+    ap.add_argument("--skip-training", action="store_true", help="only the trained GCN's tables (no control trainings)")
     args = ap.parse_args()
     root = f"results/{args.dataset}"
     ckpt = load_checkpoint(f"{root}/models/gcn.pt")
@@ -66,6 +74,8 @@ def main() -> None:
     def adjacency(d, how):
         if how == "knn":
             return build_adjacency(d["kn"][:, :80], d["ks"][:, :80], 80)
+        if isinstance(how, int) and how == 0:
+            return sp.identity(len(d["y"]), dtype=np.float32, format="csr")
         keep = d[how] if isinstance(how, str) else how
         return build_adjacency(d["sn"], d["sw"], keep)
 
@@ -96,23 +106,48 @@ def main() -> None:
                 worst.append(s_[diff].max())
         print(f"| {name} | {np.median(worst):.4f} |")
     print()
-    print("| graph | edges/node | edge precision | τ (train) | pairwise F | BCubed F |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, how in variants.items():
-        taus = {}
+    def score(net, how):
+        """Embed train and test on the graph ``how`` with ``net``; τ from train; test scores."""
+        tau = None
         for split in (args.train, args.test):
             d = data[split]
             adj = adjacency(d, how)
-            nbrs, sims = exact_knn(embed(model, d["x"], adj, cpu), args.k, backend="faiss")
+            nbrs, sims = exact_knn(embed(net, d["x"], adj, cpu), args.k, backend="faiss")
             if split == args.train:
                 tau, _ = tune_threshold(nbrs, sims, d["y"], grid_from_config(GRID))
-                taus["tau"] = tau
             else:
-                m = evaluate(d["y"], threshold_clusters(nbrs, sims, taus["tau"]))
+                m = evaluate(d["y"], threshold_clusters(nbrs, sims, tau))
                 e = edge_precision_recall(adj, d["y"])
-                print(f"| {name} | {2 * e['edges'] / len(d['y']):.1f} | {e['precision']:.3f} | {taus['tau']:.4f} | "
-                      f"{m['pairwise']['fscore']:.4f} | {m['bcubed']['fscore']:.4f} |", flush=True)
+                return (f"{2 * e['edges'] / len(d['y']):.1f} | {e['precision']:.3f} | {tau:.4f} | "
+                        f"{m['pairwise']['fscore']:.4f} | {m['bcubed']['fscore']:.4f}")
 
+    print("| graph | edges/node | edge precision | τ (train) | pairwise F | BCubed F |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, how in variants.items():
+        print(f"| {name} | {score(model, how)} |", flush=True)
+    if args.skip_training:
+        return
+
+    # Controls: the same network and training settings (the dataset config's gcn section), trained
+    # on other graphs of the train split, including none at all (every node its own neighbourhood:
+    # the two GraphSAGE layers become per-sample linear maps, i.e. an MLP).
+    cfg = yaml.safe_load(open(f"config/datasets/{args.dataset}.yaml"))["gcn"]
+    n_train = len(tr["y"])
+    controls = {
+        "no graph (MLP)": sp.identity(n_train, dtype=np.float32, format="csr"),
+        "k = 5": adjacency(tr, 5),
+        "k_pred (the train split's own Ada-NETS graph)": adjacency(tr, "k_pred"),
+    }
+    print()
+    print("| GCN trained on | embedded on | edges/node | edge precision | τ (train) | pairwise F | BCubed F |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for name, graph in controls.items():
+        seed_everything(cfg.get("seed", 0))
+        net, _ = train_gcn(tr["x"], tr["y"], tr["kn"], graph, SGDSchedule.from_config(cfg["train"]), cfg["hidden"],
+                           cfg["order_k"], cfg["batch_neighbours"], cfg["fanout"], cfg["loss"], cpu,
+                           np.random.default_rng(cfg.get("seed", 0)))
+        for how, label in ((0, "no graph"), ("k_pred", "k_pred (pipeline)"), (5, "k = 5")):
+            print(f"| {name} | {label} | {score(net, how)} |", flush=True)
 
 if __name__ == "__main__":
     main()

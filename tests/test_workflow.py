@@ -19,7 +19,7 @@ def test_lint_is_clean():
 
 def test_default_dag_dry_run(repo_config_workdir):
     out = run_snakemake(repo_config_workdir, "-n", "--quiet", "rules").stdout
-    for rule in ("synthetic_data", "prepare_split", "knn", "tune_knn_cc", "knn_cc", "evaluate_method", "all",
+    for rule in ("synthetic_data", "prepare_features", "prepare_labels", "knn", "tune_knn_cc", "knn_cc", "evaluate_method", "all",
                  "structure_space", "max_q", "train_adaptive_filter", "predict_k", "adjacency", "max_q_adjacency",
                  "train_gcn", "embed", "embedding_knn", "tune_ada_nets", "ada_nets_cluster", "evaluate_ada_nets",
                  "ada_nets_diagnostics", "leaderboard"):
@@ -156,6 +156,7 @@ def test_bad_input_fails_with_clear_error_and_no_artifact(tmp_path, problem, mes
     _npy_dataset(tmp_path, x, y)
     proc = run_snakemake(tmp_path, "--cores", "1", check=False)
     assert proc.returncode != 0
-    log = (tmp_path / "logs" / "mine" / "train" / "prepare_split.log").read_text()
+    log = "".join(p.read_text() for p in (tmp_path / "logs" / "mine" / "train").glob("prepare_*.log"))
     assert message in log and "resources/mine/train_" in log
-    assert not (tmp_path / "results" / "mine" / "train" / "features.npy").exists()
+    artifact = "labels.npy" if problem == "labels" else "features.npy"
+    assert not (tmp_path / "results" / "mine" / "train" / artifact).exists()

@@ -23,10 +23,12 @@ def _load_datasets(folder):
             raise ValueError(f"{path}: train_split '{ds['train_split']}' is not one of its splits")
         if ds["format"] != "synthetic":
             for split, files in ds["splits"].items():
-                needed = ["features", "labels"] if files["labelled"] else ["features"]
-                missing = [key for key in needed if key not in files]
-                if missing:
-                    raise ValueError(f"{path}: split '{split}' needs {' and '.join(missing)} (a path to the raw file)")
+                if "features" not in files:
+                    raise ValueError(f"{path}: split '{split}' needs features (a path to the raw feature file)")
+                if files["features"].endswith(".bin") and ds["feature_dim"] is None:
+                    raise ValueError(f"{path}: split '{split}' reads .bin features, which need feature_dim (a number, not null)")
+            if "labels" not in ds["splits"][ds["train_split"]]:
+                raise ValueError(f"{path}: train_split '{ds['train_split']}' needs labels (models and thresholds are fitted on it)")
         datasets[stem] = ds
     return datasets
 
@@ -45,13 +47,23 @@ for _ds, _run in config["run"].items():
 KNOWN_METHODS = ["ada_nets", "knn_cc"]
 
 
+def is_labelled(ds, split):
+    """Whether a split has labels (synthetic splits always do)."""
+    d = DATASETS[ds]
+    return d["format"] == "synthetic" or "labels" in d["splits"][split]
+
+
 def all_targets():
-    """Targets of the default rule: every configured method's metrics.json and the leaderboard, per split."""
+    """Targets of the default rule, per configured split: every method's metrics.json and the
+    leaderboard (labelled splits), or every method's clusters.npy (unlabeled splits)."""
     targets = []
     for ds, run in config["run"].items():
         for split in run["splits"]:
-            targets += [method_metrics(ds, split, m) for m in methods_of(ds)]
-            targets.append(f"results/{ds}/{split}/leaderboard.csv")
+            if is_labelled(ds, split):
+                targets += [method_metrics(ds, split, m) for m in methods_of(ds)]
+                targets.append(f"results/{ds}/{split}/leaderboard.csv")
+            else:
+                targets += [method_clusters(ds, split, m) for m in methods_of(ds)]
     return targets
 
 
@@ -59,18 +71,79 @@ def train_split(wildcards):
     return DATASETS[wildcards.ds]["train_split"]
 
 
-def raw_inputs(wildcards):
-    """Raw feature/label files of one split, as the dataset's format lays them out."""
+def _split_config(wildcards):
     ds = DATASETS[wildcards.ds]
     if wildcards.split not in ds["splits"]:
         raise ValueError(f"dataset '{wildcards.ds}' has no split '{wildcards.split}' (it has: {', '.join(ds['splits'])})")
+    return ds, ds["splits"][wildcards.split]
+
+
+def _raw_files(ds_name, split):
+    """(path, what) of every raw file one split of a non-synthetic dataset reads."""
+    ds = DATASETS[ds_name]
+    files = ds["splits"][split]
+    out = [(files["features"], f"{split} features")]
+    if "labels" in files:
+        out.append((files["labels"], f"{split} labels"))
+    if ds["knn"]["source"] == "release" and "knn" in files:
+        out.append((files["knn"], f"{split} kNN (knn.source: release)"))
+    return out
+
+
+def check_raw_files(wildcards):
+    """Fail before any job runs when raw files are missing: one message that lists every missing
+    file of the split and of the train split it depends on, and where the files come from."""
+    ds = DATASETS[wildcards.ds]
     if ds["format"] == "synthetic":
-        return {
-            "features": f"resources/{wildcards.ds}/{wildcards.split}/features.npy",
-            "labels": f"resources/{wildcards.ds}/{wildcards.split}/labels.npy",
-        }
-    split = ds["splits"][wildcards.split]
-    return {"features": split["features"], "labels": split["labels"]}
+        return
+    splits = dict.fromkeys([wildcards.split, ds["train_split"]])
+    missing = [(p, what) for split in splits for p, what in _raw_files(wildcards.ds, split) if not os.path.exists(p)]
+    if missing:
+        width = max(len(p) for p, _ in missing)
+        lines = "\n".join(f"  {p:<{width}}  ({what})" for p, what in missing)
+        raise FileNotFoundError(
+            f"dataset '{wildcards.ds}' (config/datasets/{wildcards.ds}.yaml): {len(missing)} raw file(s) missing:\n"
+            f"{lines}\nThey come from: {ds['source']}\nPut them at these paths (see the README section on this dataset)."
+        )
+
+
+def raw_features(wildcards):
+    """The raw feature file of one split (generated for synthetic datasets)."""
+    ds, files = _split_config(wildcards)
+    if ds["format"] == "synthetic":
+        return f"resources/{wildcards.ds}/{wildcards.split}/features.npy"
+    check_raw_files(wildcards)
+    return files["features"]
+
+
+def raw_labels(wildcards):
+    """Raw label file and raw feature file (its row count) of one labelled split."""
+    ds, files = _split_config(wildcards)
+    if ds["format"] == "synthetic":
+        return {"labels": f"resources/{wildcards.ds}/{wildcards.split}/labels.npy", "features": raw_features(wildcards)}
+    if "labels" not in files:
+        raise ValueError(
+            f"split '{wildcards.split}' of dataset '{wildcards.ds}' is unlabeled (no labels in config/datasets/{wildcards.ds}.yaml): "
+            "it has clusters (results/.../clusters.npy) but no labels.npy, metrics.json or leaderboard"
+        )
+    check_raw_files(wildcards)
+    return {"labels": files["labels"], "features": files["features"]}
+
+
+def knn_inputs(wildcards):
+    """Features, plus the release kNN file when the dataset reuses it (knn.source: release)."""
+    ds, files = _split_config(wildcards)
+    inputs = {"features": f"results/{wildcards.ds}/{wildcards.split}/features.npy"}
+    if ds["format"] != "synthetic" and ds["knn"]["source"] == "release" and "knn" in files:
+        check_raw_files(wildcards)
+        inputs["release"] = files["knn"]
+    return inputs
+
+
+def split_settings(wildcards):
+    """The split's published facts (counts, md5) for the preparation rules' checks."""
+    ds, files = _split_config(wildcards)
+    return {key: files.get(key) for key in ("n_samples", "n_classes")} | {"md5": files.get("md5", {})}
 
 
 def train_file(name):
@@ -144,6 +217,22 @@ def diagnostics_files(wildcards):
 def methods_of(ds):
     """Methods run on a dataset: those its `run` entry lists, else every known method."""
     return config["run"].get(ds, {}).get("methods", KNOWN_METHODS)
+
+
+def method_clusters(ds, split, method):
+    if method == "ada_nets":
+        return f"results/{ds}/{split}/clusters.npy"
+    return f"results/{ds}/{split}/methods/{method}/clusters.npy"
+
+
+def split_labels(wildcards):
+    """labels.npy of a split that is to be scored; a clear error for unlabeled splits."""
+    if not is_labelled(wildcards.ds, wildcards.split):
+        raise ValueError(
+            f"split '{wildcards.split}' of dataset '{wildcards.ds}' is unlabeled: it cannot be scored; "
+            f"ask for {method_clusters(wildcards.ds, wildcards.split, 'ada_nets')} (or a method's clusters.npy) instead"
+        )
+    return f"results/{wildcards.ds}/{wildcards.split}/labels.npy"
 
 
 def method_metrics(ds, split, method):

@@ -1,4 +1,6 @@
-# Raw inputs: the generated synthetic benchmark, and the canonical per-split features/labels.
+# Raw inputs: the generated synthetic benchmark, the canonical per-split features/labels read from
+# each release's files (checked: md5, size, dimension, counts, NaN/Inf), and the kNN export to the
+# learn-to-cluster layout (asked for by path, e.g. results/ms1m/part1_test/knns/faiss_k_80.npz).
 
 
 rule synthetic_data:
@@ -22,23 +24,64 @@ rule synthetic_data:
         "../scripts/synthetic_data.py"
 
 
-rule prepare_split:
+rule prepare_features:
     input:
-        unpack(raw_inputs),
+        raw_features,
     output:
-        features="results/{ds}/{split}/features.npy",
-        labels="results/{ds}/{split}/labels.npy",
+        "results/{ds}/{split}/features.npy",
     params:
         dim=lookup(dpath="datasets/{ds}/feature_dim", within=config),
+        split=split_settings,
     conda:
         "../../envs/cpu.yaml"
     log:
-        "logs/{ds}/{split}/prepare_split.log",
+        "logs/{ds}/{split}/prepare_features.log",
     benchmark:
-        "benchmarks/{ds}/{split}/prepare_split.tsv"
+        "benchmarks/{ds}/{split}/prepare_features.tsv"
     threads: 1
     resources:
-        mem_mb=mem_mb_from_input(factor=3.0),
+        mem_mb=mem_mb_from_input(factor=2.0),
         runtime=30,
     script:
-        "../scripts/prepare_split.py"
+        "../scripts/prepare_features.py"
+
+
+rule prepare_labels:
+    input:
+        unpack(raw_labels),
+    output:
+        "results/{ds}/{split}/labels.npy",
+    params:
+        dim=lookup(dpath="datasets/{ds}/feature_dim", within=config),
+        split=split_settings,
+    conda:
+        "../../envs/cpu.yaml"
+    log:
+        "logs/{ds}/{split}/prepare_labels.log",
+    benchmark:
+        "benchmarks/{ds}/{split}/prepare_labels.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/prepare_labels.py"
+
+
+rule export_knn:
+    input:
+        "results/{ds}/{split}/knn.npz",
+    output:
+        "results/{ds}/{split}/knns/faiss_k_{k}.npz",
+    conda:
+        "../../envs/cpu.yaml"
+    log:
+        "logs/{ds}/{split}/export_knn_{k}.log",
+    benchmark:
+        "benchmarks/{ds}/{split}/export_knn_{k}.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_from_input(factor=4.0),
+        runtime=30,
+    script:
+        "../scripts/export_knn.py"

@@ -5,7 +5,7 @@ rule evaluate_method:
     input:
         clusters="results/{ds}/{split}/methods/{method}/clusters.npy",
         params="results/{ds}/{split}/methods/{method}/params.json",
-        labels="results/{ds}/{split}/labels.npy",
+        labels=split_labels,
         timings=method_benchmarks,
     output:
         "results/{ds}/{split}/methods/{method}/metrics.json",
@@ -59,7 +59,7 @@ rule evaluate_ada_nets:
     input:
         clusters="results/{ds}/{split}/clusters.npy",
         params="results/{ds}/{split}/cluster_params.json",
-        labels="results/{ds}/{split}/labels.npy",
+        labels=split_labels,
         timings=ada_nets_benchmarks,
         diagnostics=diagnostics_files,
     output:

@@ -1,9 +1,10 @@
-# Exact cosine kNN of every split (faiss on CPU; GPU faiss or torch on CUDA when present).
+# Exact cosine kNN of every split (faiss on CPU; GPU faiss or torch on CUDA when present), or the
+# release's kNN ids with recomputed cosines when the dataset config says knn.source: release.
 
 
 rule knn:
     input:
-        features="results/{ds}/{split}/features.npy",
+        unpack(knn_inputs),
     output:
         "results/{ds}/{split}/knn.npz",
     params:
