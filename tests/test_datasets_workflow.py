@@ -107,6 +107,9 @@ def test_learn_to_cluster_fixture_pipeline_with_unlabeled_split(tmp_path):
     # scoring an unlabeled split is refused with a clear message
     proc = run_snakemake(tmp_path, "-n", "results/own/unseen/methods/knn_cc/metrics.json", check=False)
     assert proc.returncode != 0 and "is unlabeled: it cannot be scored" in proc.stdout + proc.stderr
+    # Ada-NETS on the unlabeled split needs no labels of it (only the train split's)
+    out = run_snakemake(tmp_path, "-n", "results/own/unseen/clusters.npy").stdout
+    assert "rule ada_nets_cluster:" in out and "results/own/unseen/labels.npy" not in out
     # export back to the learn-to-cluster layout
     run_snakemake(tmp_path, "--cores", "1", "results/own/test/knns/faiss_k_10.npz")
     with np.load(res / "test/knns/faiss_k_10.npz") as z:
