@@ -13,7 +13,7 @@ include: "workflow/rules/common.smk"
 wildcard_constraints:
     ds="|".join(DATASETS) or "NO_DATASET",
     split="[A-Za-z0-9_]+",
-    method="[A-Za-z0-9_]+",
+    method="|".join(METHODS),
 
 
 include: "workflow/rules/data.smk"

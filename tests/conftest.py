@@ -37,7 +37,9 @@ def tiny_synthetic(workdir: Path, n_samples: int = 600, methods: tuple[str, ...]
     # the paper's training graph here (knn_adjacency); the default DAG's max_q graph is dry-run tested
     ds["gcn"].update(hidden=32, order_k=32, batch_neighbours=16, fanout=8, train_graph="knn", train={"steps": 4, "lr": 0.1, "warmup": 1})
     ds["cluster"]["k"] = 16
-    ds["methods"]["knn_cc"]["k"] = 16
+    for settings in ds["methods"].values():
+        if "k" in settings:
+            settings["k"] = min(settings["k"], 16)
     (cfg_dir / "synthetic.yaml").write_text(yaml.safe_dump(ds))
     config = {"run": {"synthetic": {"splits": ["test"], "methods": list(methods)}}, "dataset_dir": "config/datasets"}
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))

@@ -19,7 +19,7 @@ def test_lint_is_clean():
 
 def test_default_dag_dry_run(repo_config_workdir):
     out = run_snakemake(repo_config_workdir, "-n", "--quiet", "rules").stdout
-    for rule in ("synthetic_data", "prepare_features", "prepare_labels", "knn", "tune_knn_cc", "knn_cc", "evaluate_method", "all",
+    for rule in ("synthetic_data", "prepare_features", "prepare_labels", "knn", "tune_method", "cluster_method", "evaluate_method", "all",
                  "structure_space", "max_q", "train_adaptive_filter", "predict_k", "adjacency", "max_q_adjacency",
                  "train_gcn", "embed", "embedding_knn", "tune_ada_nets", "ada_nets_cluster", "evaluate_ada_nets",
                  "ada_nets_diagnostics", "leaderboard"):
@@ -72,11 +72,34 @@ def test_tiny_end_to_end(tmp_path):
         assert set(m[key]) == {"precision", "recall", "fscore"}
         assert all(0.0 <= v <= 1.0 for v in m[key].values())
     assert m["n_clusters_pred"] == len(np.unique(clusters))
-    tuned = json.loads((res / "models" / "knn_cc_threshold.json").read_text())
-    assert m["params"]["tau"] == tuned["tau"] and "train" in m["params"]["tau_source"]
+    tuned = json.loads((res / "models" / "knn_cc_tuned.json").read_text())
+    assert m["params"]["tau"] == tuned["value"] and "train" in m["params"]["tau_source"]
     assert set(m["seconds"]) == {"knn", "cluster"}
     # a second run has nothing to do: every artifact is cached
     assert "Nothing to be done" in run_snakemake(tmp_path, "--cores", "2", "-n").stdout
+
+
+@pytest.mark.e2e
+def test_tiny_all_non_learned_methods_and_leaderboard(tmp_path):
+    methods = ("knn_cc", "cdp", "knn_dbscan", "fast_hac", "chinese_whispers", "approx_rank_order", "leiden", "minibatch_kmeans")
+    tiny_synthetic(tmp_path, n_samples=600, methods=methods)
+    run_snakemake(tmp_path, "--cores", "2")
+    res = tmp_path / "results" / "synthetic"
+    labels = np.load(res / "test" / "labels.npy")
+    for method in methods:
+        m = json.loads((res / "test" / "methods" / method / "metrics.json").read_text())
+        assert m["method"] == method and 0.0 < m["pairwise"]["fscore"] <= 1.0, method
+        if method == "minibatch_kmeans":
+            assert m["params"]["n_clusters"] == len(np.unique(labels)) and "upper-bound" in m["params"]["n_clusters_source"]
+            continue
+        tuned = json.loads((res / "models" / f"{method}_tuned.json").read_text())
+        param = tuned["param"]
+        assert m["params"][param] == tuned["value"] and "train split" in m["params"][f"{param}_source"], method
+        assert tuned["value"] == max(tuned["curve"], key=lambda c: (c[1], -c[0]))[0]
+    board = (res / "test" / "leaderboard.csv").read_text().splitlines()
+    assert {r.split(",")[0] for r in board[1:]} == set(methods)
+    md = (res / "test" / "leaderboard.md").read_text()
+    assert all(f"| {method} |" in md for method in methods)
 
 
 @pytest.mark.e2e

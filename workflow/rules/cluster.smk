@@ -29,8 +29,9 @@ rule tune_ada_nets:
         knn=train_file("embedding_knn.npz"),
         labels=train_file("labels.npy"),
     output:
-        "results/{ds}/models/ada_nets_threshold.json",
+        "results/{ds}/models/ada_nets_tuned.json",
     params:
+        method="knn_cc",
         settings=lookup(dpath="datasets/{ds}/cluster", within=config),
         train_split=train_split,
     conda:
@@ -44,18 +45,19 @@ rule tune_ada_nets:
         mem_mb=mem_mb_from_input(factor=4.0),
         runtime=60,
     script:
-        "../scripts/tune_threshold.py"
+        "../scripts/tune_method.py"
 
 
 rule ada_nets_cluster:
     input:
         knn="results/{ds}/{split}/embedding_knn.npz",
-        threshold="results/{ds}/models/ada_nets_threshold.json",
+        tuned="results/{ds}/models/ada_nets_tuned.json",
     output:
         clusters="results/{ds}/{split}/clusters.npy",
         params="results/{ds}/{split}/cluster_params.json",
     params:
-        k=lookup(dpath="datasets/{ds}/cluster/k", within=config),
+        method="knn_cc",
+        settings=lookup(dpath="datasets/{ds}/cluster", within=config),
     conda:
         "../../envs/cpu.yaml"
     log:
@@ -67,4 +69,4 @@ rule ada_nets_cluster:
         mem_mb=mem_mb_from_input(factor=4.0),
         runtime=30,
     script:
-        "../scripts/threshold_cluster.py"
+        "../scripts/cluster_method.py"

@@ -5,6 +5,8 @@ import os
 import yaml
 from snakemake.utils import validate
 
+from facecluster.methods import GRAPH_METHODS, METHODS
+
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -44,7 +46,7 @@ for _ds, _run in config["run"].items():
             raise ValueError(f"config 'run' names split '{_split}' of '{_ds}', which its dataset config does not define")
 
 
-KNOWN_METHODS = ["ada_nets", "knn_cc"]
+KNOWN_METHODS = ["ada_nets", *METHODS]
 
 
 def is_labelled(ds, split):
@@ -175,10 +177,14 @@ def mem_mb_from_input(factor=3.0, floor=1000):
     return _mem
 
 
-# Benchmark files whose wall time goes into a method's metrics.json "seconds", per stage.
-METHOD_STAGES = {
-    "knn_cc": {"knn": "benchmarks/{ds}/{split}/knn.tsv", "cluster": "benchmarks/{ds}/{split}/knn_cc.tsv"},
-}
+# Benchmark files whose wall time goes into a method's metrics.json "seconds", per stage: the
+# stages that cluster the split given the trained/tuned models (tuning and training are per dataset).
+def _method_stages(method):
+    cluster = {"cluster": f"benchmarks/{{ds}}/{{split}}/{method}.tsv"}
+    return cluster if method == "minibatch_kmeans" else {"knn": "benchmarks/{ds}/{split}/knn.tsv", **cluster}
+
+
+METHOD_STAGES = {method: _method_stages(method) for method in METHODS}
 ADA_NETS_STAGES = {
     "knn": "benchmarks/{ds}/{split}/knn.tsv",
     "structure_space": "benchmarks/{ds}/{split}/structure_space.tsv",
@@ -212,6 +218,27 @@ def diagnostic_splits(wildcards):
 
 def diagnostics_files(wildcards):
     return [f"results/{wildcards.ds}/{split}/diagnostics.json" for split in diagnostic_splits(wildcards)]
+
+
+def method_settings(wildcards):
+    """A method's settings from the dataset config (schema defaults filled)."""
+    return DATASETS[wildcards.ds]["methods"][wildcards.method]
+
+
+def method_cluster_inputs(wildcards):
+    """Graph methods: the split's kNN and the tuned parameter; k-means: the features (and the labels
+    when n_clusters is the true number of identities)."""
+    if wildcards.method != "minibatch_kmeans":
+        return {"knn": f"results/{wildcards.ds}/{wildcards.split}/knn.npz", "tuned": f"results/{wildcards.ds}/models/{wildcards.method}_tuned.json"}
+    inputs = {"features": f"results/{wildcards.ds}/{wildcards.split}/features.npy"}
+    if method_settings(wildcards)["n_clusters"] is None:
+        if not is_labelled(wildcards.ds, wildcards.split):
+            raise ValueError(
+                f"minibatch_kmeans on the unlabeled split '{wildcards.split}' of '{wildcards.ds}' needs "
+                f"methods.minibatch_kmeans.n_clusters in config/datasets/{wildcards.ds}.yaml (null = the true count, which needs labels)"
+            )
+        inputs["labels"] = f"results/{wildcards.ds}/{wildcards.split}/labels.npy"
+    return inputs
 
 
 def methods_of(ds):

@@ -1,47 +1,51 @@
-# Clustering methods other than Ada-NETS; each writes results/{ds}/{split}/methods/{method}/.
+# Non-learned clustering methods on the shared kNN artifact (facecluster.methods); each writes
+# results/{ds}/{split}/methods/{method}/. Their tuned parameter is chosen on the train split.
 
 
-rule tune_knn_cc:
+rule tune_method:
     input:
         knn=train_file("knn.npz"),
         labels=train_file("labels.npy"),
     output:
-        "results/{ds}/models/knn_cc_threshold.json",
+        "results/{ds}/models/{method}_tuned.json",
+    wildcard_constraints:
+        method="|".join(GRAPH_METHODS),
     params:
-        settings=lookup(dpath="datasets/{ds}/methods/knn_cc", within=config),
+        method="{method}",
+        settings=method_settings,
         train_split=train_split,
     conda:
         "../../envs/cpu.yaml"
     log:
-        "logs/{ds}/tune_knn_cc.log",
+        "logs/{ds}/tune_{method}.log",
     benchmark:
-        "benchmarks/{ds}/tune_knn_cc.tsv"
-    threads: 1
+        "benchmarks/{ds}/tune_{method}.tsv"
+    threads: workflow.cores
     resources:
-        mem_mb=mem_mb_from_input(factor=4.0),
-        runtime=60,
+        mem_mb=mem_mb_from_input(factor=6.0),
+        runtime=120,
     script:
-        "../scripts/tune_threshold.py"
+        "../scripts/tune_method.py"
 
 
-rule knn_cc:
+rule cluster_method:
     input:
-        knn="results/{ds}/{split}/knn.npz",
-        threshold="results/{ds}/models/knn_cc_threshold.json",
+        unpack(method_cluster_inputs),
     output:
-        clusters="results/{ds}/{split}/methods/knn_cc/clusters.npy",
-        params="results/{ds}/{split}/methods/knn_cc/params.json",
+        clusters="results/{ds}/{split}/methods/{method}/clusters.npy",
+        params="results/{ds}/{split}/methods/{method}/params.json",
     params:
-        k=lookup(dpath="datasets/{ds}/methods/knn_cc/k", within=config),
+        method="{method}",
+        settings=method_settings,
     conda:
         "../../envs/cpu.yaml"
     log:
-        "logs/{ds}/{split}/knn_cc.log",
+        "logs/{ds}/{split}/{method}.log",
     benchmark:
-        "benchmarks/{ds}/{split}/knn_cc.tsv"
-    threads: 1
+        "benchmarks/{ds}/{split}/{method}.tsv"
+    threads: workflow.cores
     resources:
-        mem_mb=mem_mb_from_input(factor=4.0),
-        runtime=30,
+        mem_mb=mem_mb_from_input(factor=6.0),
+        runtime=120,
     script:
-        "../scripts/threshold_cluster.py"
+        "../scripts/cluster_method.py"

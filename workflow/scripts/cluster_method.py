@@ -1,0 +1,29 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+import numpy as np
+
+from facecluster.classic_baselines import minibatch_kmeans
+from facecluster.io import load_json, load_knn, save_json, save_npy
+from facecluster.methods import METHODS, run_graph_method
+from facecluster.progress import logger, setup_logging
+
+setup_logging()
+method, settings = snakemake.params.method, snakemake.params.settings
+if method == "minibatch_kmeans":
+    n_clusters, source = settings["n_clusters"], "config"
+    if n_clusters is None:
+        n_clusters, source = len(np.unique(np.load(snakemake.input.labels))), "true number of identities (upper-bound variant)"
+    clusters = minibatch_kmeans(np.load(snakemake.input.features), n_clusters, settings["batch_size"], settings["seed"])
+    params = {"n_clusters": n_clusters, "n_clusters_source": source, "batch_size": settings["batch_size"], "seed": settings["seed"]}
+else:
+    tuned = load_json(snakemake.input.tuned)
+    param = METHODS[method].param
+    nbrs, sims = load_knn(snakemake.input.knn)
+    clusters = run_graph_method(method, nbrs, sims, tuned["value"], settings)
+    fixed = {key: value for key, value in settings.items() if key not in ("k", "tune", "grid", param)}
+    params = {"k": settings["k"], param: tuned["value"], f"{param}_source": tuned["source"], **fixed}
+logger.info("%s %s -> %d clusters", method, params, clusters.max() + 1)
+save_npy(snakemake.output.clusters, clusters)
+save_json(snakemake.output.params, params)
