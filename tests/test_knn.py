@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from facecluster.knn import exact_knn, put_self_first, resolve_backend
+from facecluster.knn import exact_knn, put_self_first, resolve_backend, shard_slice
 
 
 def _data(n=500, d=16, seed=0):
@@ -64,3 +64,25 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="unknown kNN backend"):
         resolve_backend("annoy")
     assert resolve_backend("auto") in ("faiss", "faiss-gpu", "torch")
+
+
+@pytest.mark.parametrize("n, shards, chunk", [(1000, 1, 128), (1000, 3, 128), (1000, 7, 64), (100, 5, 64), (257, 2, 1)])
+def test_shards_cover_rows_on_chunk_boundaries(n, shards, chunk):
+    slices = [shard_slice(n, shards, s, chunk) for s in range(shards)]
+    assert slices[0].start == 0 and slices[-1].stop == n
+    for a, b in zip(slices, slices[1:]):
+        assert a.stop == b.start
+    assert all(s.start % chunk == 0 or s.start == n for s in slices)  # empty shards sit at the end
+    with pytest.raises(ValueError):
+        shard_slice(n, shards, shards, chunk)
+
+
+@pytest.mark.parametrize("backend", ["faiss", "torch"])
+def test_sharded_search_is_identical_to_unsharded(backend):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((700, 24)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    full_n, full_s = exact_knn(x, 12, backend=backend, chunk_size=64)
+    parts = [exact_knn(x, 12, backend=backend, chunk_size=64, queries=shard_slice(700, 4, s, 64)) for s in range(4)]
+    assert np.array_equal(np.concatenate([p[0] for p in parts]), full_n)
+    assert np.concatenate([p[1] for p in parts]).tobytes() == full_s.tobytes()

@@ -183,3 +183,18 @@ def test_bad_input_fails_with_clear_error_and_no_artifact(tmp_path, problem, mes
     assert message in log and "resources/mine/train_" in log
     artifact = "labels.npy" if problem == "labels" else "features.npy"
     assert not (tmp_path / "results" / "mine" / "train" / artifact).exists()
+
+
+@pytest.mark.e2e
+def test_sharded_knn_gives_a_byte_identical_knn_npz(tmp_path):
+    runs = {}
+    for shards in (1, 3):
+        workdir = tmp_path / f"shards{shards}"
+        ds = tiny_synthetic(workdir, n_samples=600)
+        ds["knn"].update(shards=shards, chunk_size=100)
+        (workdir / "config" / "datasets" / "synthetic.yaml").write_text(yaml.safe_dump(ds))
+        proc = run_snakemake(workdir, "--cores", "2", "results/synthetic/test/knn.npz")
+        assert ("rule knn_shard:" in proc.stdout + proc.stderr) == (shards > 1)
+        runs[shards] = (workdir / "results/synthetic/test/knn.npz").read_bytes()
+        assert not list((workdir / "results/synthetic/test").glob("knn_shards/*.npz"))  # temporary
+    assert runs[1] == runs[3]

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,10 +46,17 @@ def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
 
 
 def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
-    """Write named arrays as an uncompressed ``.npz`` atomically."""
+    """Write named arrays as an uncompressed ``.npz`` atomically and reproducibly.
+
+    Unlike ``np.savez``, the zip entries carry a fixed timestamp, so the same arrays always give
+    the same bytes (re-runs and sharded/unsharded kNN can be compared file to file).
+    """
     with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for name, array in arrays.items():
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                with zf.open(info, "w", force_zip64=True) as fh:
+                    np.lib.format.write_array(fh, np.asanyarray(array), allow_pickle=False)
 
 
 def save_json(path: str | os.PathLike, obj: dict) -> None:

@@ -111,6 +111,19 @@ def _search_torch(base: np.ndarray, queries: np.ndarray, k: int, device: str):
     return search
 
 
+def shard_slice(n: int, shards: int, index: int, chunk_size: int) -> slice:
+    """Query rows of shard ``index`` of ``shards``: contiguous runs of whole ``chunk_size`` chunks.
+
+    Shard boundaries fall on chunk boundaries, so every shard makes exactly the search calls the
+    unsharded run makes for those rows, and the merged result is byte-identical to it.
+    """
+    if not 0 <= index < shards:
+        raise ValueError(f"shard {index} is not in 0..{shards - 1}")
+    n_chunks = -(-n // chunk_size)
+    bounds = np.linspace(0, n_chunks, shards + 1).round().astype(int)
+    return slice(min(int(bounds[index]) * chunk_size, n), min(int(bounds[index + 1]) * chunk_size, n))
+
+
 def exact_knn(
     features: np.ndarray,
     k: int,

@@ -19,7 +19,7 @@ rule embedding_knn:
     threads: workflow.cores
     resources:
         mem_mb=mem_mb_from_input(factor=4.0),
-        runtime=120,
+        runtime=runtime_from_input(minutes=30, per_gb=240),
     script:
         "../scripts/knn.py"
 

@@ -139,6 +139,8 @@ def knn_inputs(wildcards):
     if ds["format"] != "synthetic" and ds["knn"]["source"] == "release" and "knn" in files:
         check_raw_files(wildcards)
         inputs["release"] = files["knn"]
+    elif ds["knn"]["shards"] > 1:
+        inputs["shards"] = [f"results/{wildcards.ds}/{wildcards.split}/knn_shards/{s}.npz" for s in range(ds["knn"]["shards"])]
     return inputs
 
 
@@ -175,6 +177,15 @@ def mem_mb_from_input(factor=3.0, floor=1000):
         return int(max(floor, factor * input.size_mb) * attempt)
 
     return _mem
+
+
+def runtime_from_input(minutes=10, per_gb=60):
+    """resources.runtime (minutes): ``minutes`` plus ``per_gb`` per GB of input, doubled per retry."""
+
+    def _runtime(wildcards, input, attempt):
+        return int((minutes + per_gb * input.size_mb / 1024) * attempt)
+
+    return _runtime
 
 
 # Benchmark files whose wall time goes into a method's metrics.json "seconds", per stage: the

@@ -1,5 +1,33 @@
 # Exact cosine kNN of every split (faiss on CPU; GPU faiss or torch on CUDA when present), or the
 # release's kNN ids with recomputed cosines when the dataset config says knn.source: release.
+# With knn.shards: S > 1 the query rows are split into S independent knn_shard jobs (each searches
+# all base vectors for its rows) and the knn rule merges them into the same knn.npz.
+
+
+rule knn_shard:
+    input:
+        features="results/{ds}/{split}/features.npy",
+    output:
+        temp("results/{ds}/{split}/knn_shards/{shard}.npz"),
+    wildcard_constraints:
+        shard=r"\d+",
+    params:
+        k=lookup(dpath="datasets/{ds}/knn/k", within=config),
+        backend=lookup(dpath="datasets/{ds}/knn/backend", within=config),
+        chunk_size=lookup(dpath="datasets/{ds}/knn/chunk_size", within=config),
+        shards=lookup(dpath="datasets/{ds}/knn/shards", within=config),
+    conda:
+        "../../envs/cpu.yaml"
+    log:
+        "logs/{ds}/{split}/knn_shard_{shard}.log",
+    benchmark:
+        "benchmarks/{ds}/{split}/knn_shard_{shard}.tsv"
+    threads: workflow.cores
+    resources:
+        mem_mb=mem_mb_from_input(factor=2.0),
+        runtime=runtime_from_input(minutes=30, per_gb=120),
+    script:
+        "../scripts/knn_shard.py"
 
 
 rule knn:
@@ -20,6 +48,6 @@ rule knn:
     threads: workflow.cores
     resources:
         mem_mb=mem_mb_from_input(factor=4.0),
-        runtime=120,
+        runtime=runtime_from_input(minutes=30, per_gb=240),
     script:
         "../scripts/knn.py"

@@ -23,7 +23,7 @@ rule tune_method:
     threads: workflow.cores
     resources:
         mem_mb=mem_mb_from_input(factor=6.0),
-        runtime=120,
+        runtime=runtime_from_input(minutes=30, per_gb=120),
     script:
         "../scripts/tune_method.py"
 
@@ -46,6 +46,6 @@ rule cluster_method:
     threads: workflow.cores
     resources:
         mem_mb=mem_mb_from_input(factor=6.0),
-        runtime=120,
+        runtime=runtime_from_input(minutes=10, per_gb=30),
     script:
         "../scripts/cluster_method.py"

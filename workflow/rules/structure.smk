@@ -18,7 +18,7 @@ rule structure_space:
     threads: workflow.cores
     resources:
         mem_mb=mem_mb_from_input(factor=4.0),
-        runtime=60,
+        runtime=runtime_from_input(minutes=10, per_gb=30),
     script:
         "../scripts/structure_space.py"
 
