@@ -41,7 +41,7 @@ def test_slurm_dry_run_shows_knn_shards_and_gpu_requests(repo_config_workdir):
     placeholders(repo_config_workdir, "ms1m", ["part9_test"])
     out = run_snakemake(repo_config_workdir, "-n", "--executor", "slurm", "--jobs", "8", "--profile", SLURM_PROFILE,
                         "results/ms1m/part9_test/metrics.json").stdout
-    assert out.count("rule knn_shard:") == 16  # 8 shards for part9_test and 8 for part0_train
+    assert out.count("rule knn_shard:") == 32  # 8 shards each: kNN and embedding kNN of part9_test and part0_train
     for rule in GPU_RULES:
         block = out[out.index(f"rule {rule}:"):]
         block = block[: block.index("\n\n")]

@@ -3,7 +3,7 @@
 
 rule embedding_knn:
     input:
-        features="results/{ds}/{split}/embeddings.npy",
+        unpack(embedding_knn_inputs),
     output:
         "results/{ds}/{split}/embedding_knn.npz",
     params:

@@ -140,8 +140,32 @@ def knn_inputs(wildcards):
         check_raw_files(wildcards)
         inputs["release"] = files["knn"]
     elif ds["knn"]["shards"] > 1:
-        inputs["shards"] = [f"results/{wildcards.ds}/{wildcards.split}/knn_shards/{s}.npz" for s in range(ds["knn"]["shards"])]
+        inputs["shards"] = _shard_files(wildcards, "knn")
     return inputs
+
+
+def _shard_files(wildcards, graph):
+    shards = DATASETS[wildcards.ds]["knn"]["shards"]
+    return [f"results/{wildcards.ds}/{wildcards.split}/{graph}_shards/{s}.npz" for s in range(shards)]
+
+
+def embedding_knn_inputs(wildcards):
+    """The GCN embeddings, plus their kNN shards when knn.shards > 1."""
+    inputs = {"features": f"results/{wildcards.ds}/{wildcards.split}/embeddings.npy"}
+    if DATASETS[wildcards.ds]["knn"]["shards"] > 1:
+        inputs["shards"] = _shard_files(wildcards, "embedding_knn")
+    return inputs
+
+
+def shard_features(wildcards):
+    """What a kNN shard searches: the features (knn) or the GCN embeddings (embedding_knn)."""
+    name = {"knn": "features.npy", "embedding_knn": "embeddings.npy"}[wildcards.graph]
+    return f"results/{wildcards.ds}/{wildcards.split}/{name}"
+
+
+def shard_k(wildcards):
+    ds = DATASETS[wildcards.ds]
+    return ds["knn"]["k"] if wildcards.graph == "knn" else ds["cluster"]["k"]
 
 
 def split_settings(wildcards):

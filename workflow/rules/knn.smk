@@ -1,27 +1,29 @@
 # Exact cosine kNN of every split (faiss on CPU; GPU faiss or torch on CUDA when present), or the
 # release's kNN ids with recomputed cosines when the dataset config says knn.source: release.
 # With knn.shards: S > 1 the query rows are split into S independent knn_shard jobs (each searches
-# all base vectors for its rows) and the knn rule merges them into the same knn.npz.
+# all base vectors for its rows) and the knn rule merges them into the same knn.npz; the kNN of
+# the GCN embeddings (embedding_knn, Ada-NETS stage 7) is sharded the same way.
 
 
 rule knn_shard:
     input:
-        features="results/{ds}/{split}/features.npy",
+        features=shard_features,
     output:
-        temp("results/{ds}/{split}/knn_shards/{shard}.npz"),
+        temp("results/{ds}/{split}/{graph}_shards/{shard}.npz"),
     wildcard_constraints:
+        graph="knn|embedding_knn",
         shard=r"\d+",
     params:
-        k=lookup(dpath="datasets/{ds}/knn/k", within=config),
+        k=shard_k,
         backend=lookup(dpath="datasets/{ds}/knn/backend", within=config),
         chunk_size=lookup(dpath="datasets/{ds}/knn/chunk_size", within=config),
         shards=lookup(dpath="datasets/{ds}/knn/shards", within=config),
     conda:
         "../../envs/cpu.yaml"
     log:
-        "logs/{ds}/{split}/knn_shard_{shard}.log",
+        "logs/{ds}/{split}/{graph}_shard_{shard}.log",
     benchmark:
-        "benchmarks/{ds}/{split}/knn_shard_{shard}.tsv"
+        "benchmarks/{ds}/{split}/{graph}_shard_{shard}.tsv"
     threads: workflow.cores
     resources:
         mem_mb=mem_mb_from_input(factor=2.0),
