@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
 
-.PHONY: setup slurm run test lint dryrun clean-results
+.PHONY: setup slurm run report test lint dryrun clean-results
 
 setup: $(STAMP)
 
@@ -22,6 +22,10 @@ $(STAMP): requirements.txt pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
+
+# The Snakemake HTML report of the default run (after `make run`): report.html, self-contained.
+report: $(STAMP)
+	$(BIN)/snakemake --profile profiles/default --report report.html
 
 # Debian's SLURM + munge for the single-node SLURM integration test (tests/test_slurm.py). Best
 # effort: without root or without the Debian mirror the test is skipped and says why.

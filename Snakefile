@@ -7,6 +7,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 
 
@@ -25,6 +28,7 @@ include: "workflow/rules/gcn.smk"
 include: "workflow/rules/cluster.smk"
 include: "workflow/rules/methods.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

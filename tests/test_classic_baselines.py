@@ -202,5 +202,8 @@ def test_every_graph_method_runs_through_the_registry():
 def test_tuning_picks_the_grid_value_with_the_best_train_f():
     sim, truth = blocks([5, 7, 4], 0.9, 0.6)
     nbrs, sims = knn_of(sim, 10)
-    value, curve = tune_graph_method("knn_cc", nbrs, sims, truth, {"k": 10}, np.array([0.5, 0.7, 0.95]))
+    value, curve, curve_pr = tune_graph_method("knn_cc", nbrs, sims, truth, {"k": 10}, np.array([0.5, 0.7, 0.95]))
     assert value == 0.7 and dict(curve)[0.7] == pytest.approx(1.0) and dict(curve)[0.5] < 1.0
+    precision = {v: p for v, p, _ in curve_pr}
+    recall = {v: r for v, _, r in curve_pr}
+    assert precision[0.5] < 1.0 and recall[0.5] == 1.0 and recall[0.95] < 1.0

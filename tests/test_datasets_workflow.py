@@ -4,6 +4,7 @@ message, and short runs of fixture datasets written in each release format."""
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +96,11 @@ def test_learn_to_cluster_fixture_pipeline_with_unlabeled_split(tmp_path):
     assert np.load(res / "unseen/methods/knn_cc/clusters.npy").shape == (400,)
     assert not (res / "unseen/labels.npy").exists()
     assert not list((res / "unseen").rglob("metrics.json")) and not (res / "unseen/leaderboard.csv").exists()
+    summary = json.loads((res / "unseen/methods/knn_cc/summary.json").read_text())
+    assert summary["n_samples"] == 400 and summary["n_clusters"] == len(np.unique(np.load(res / "unseen/methods/knn_cc/clusters.npy")))
+    assert len((res / "unseen/methods/knn_cc/clusters.csv").read_text().splitlines()) == 401
+    dry = run_snakemake(tmp_path, "-n")
+    assert "Nothing to be done" in dry.stdout + dry.stderr  # no metrics job is pending for the unlabeled split
     # the release kNN was used (ids), with the contract's layout
     with np.load(res / "test/knn.npz") as z:
         nbrs, sims = z["nbrs"], z["sims"]

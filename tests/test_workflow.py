@@ -1,6 +1,8 @@
 """The real Snakemake workflow: lint, dry-runs, a tiny end-to-end run, and bad input."""
 
 import json
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -149,6 +151,16 @@ def test_tiny_ada_nets_end_to_end_and_deterministic(tmp_path):
     # the same config on a fresh directory gives identical artifacts on CPU
     for rel in ("test/k_pred.npy", "test/embeddings.npy", "test/clusters.npy"):
         assert np.array_equal(np.load(runs[0] / rel), np.load(runs[1] / rel)), rel
+    # clusters a user can use, and the Snakemake report with every figure
+    summary = json.loads((res / "test" / "summary.json").read_text())
+    assert summary["n_samples"] == 600 and summary["n_clusters"] == m["n_clusters_pred"]
+    assert (res / "test" / "clusters.csv").read_text().splitlines()[0] == "index,cluster,cluster_size"
+    report = tmp_path / "a" / "report.html"
+    run_snakemake(tmp_path / "a", "--report", str(report))
+    html = report.read_text()
+    for name in ("threshold_curves.png", "cluster_sizes.png", "ada_nets_neighbours.png", "training_curves.png",
+                 "timings.png", "leaderboard.csv"):
+        assert name in html, name
 
 
 def _npy_dataset(workdir, features, labels):
@@ -183,6 +195,23 @@ def test_bad_input_fails_with_clear_error_and_no_artifact(tmp_path, problem, mes
     assert message in log and "resources/mine/train_" in log
     artifact = "labels.npy" if problem == "labels" else "features.npy"
     assert not (tmp_path / "results" / "mine" / "train" / artifact).exists()
+
+
+@pytest.mark.e2e
+def test_report_opens_in_headless_chromium(tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if chromium is None:
+        pytest.skip("no Chromium on this machine (apt-get install chromium) to open the report")
+    tiny_synthetic(tmp_path, n_samples=300, methods=("knn_cc", "cdp"))
+    run_snakemake(tmp_path, "--cores", "2")
+    run_snakemake(tmp_path, "--report", str(tmp_path / "report.html"))
+    proc = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+                           "--virtual-time-budget=10000", "--dump-dom", (tmp_path / "report.html").as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if "CONSOLE" in line and ("Uncaught" in line or "Error" in line)]
+    assert not errors, errors
+    assert "<body" in proc.stdout and "synthetic" in proc.stdout  # rendered: the dataset's category is in the DOM
 
 
 @pytest.mark.e2e

@@ -66,16 +66,20 @@ def run_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, value: float
 
 
 def tune_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray, settings: dict,
-                      grid: np.ndarray) -> tuple[float, list[tuple[float, float]]]:
-    """The grid value with the highest pairwise F on a labelled split (ties: the first, i.e. smallest)."""
+                      grid: np.ndarray) -> tuple[float, list[tuple[float, float]], list[tuple[float, float, float]]]:
+    """The grid value with the highest pairwise F on a labelled split (ties: the first, i.e. smallest).
+
+    Returns ``(best, [(value, F), ...], [(value, precision, recall), ...])``.
+    """
     spec = METHODS[name]
     k = settings["k"]
     prepared = spec.prepare(nbrs[:, :k]) if spec.prepare else {}
-    curve = []
+    curve, curve_pr = [], []
     progress = Progress(f"{name}: {spec.param} search", len(grid))
     for t, value in enumerate(grid):
-        f = pairwise_scores(labels, run_graph_method(name, nbrs, sims, float(value), settings, **prepared))["fscore"]
-        curve.append((float(value), float(f)))
-        progress.update(t + 1, f"{spec.param}={value:.4f} F={f:.4f}")
+        scores = pairwise_scores(labels, run_graph_method(name, nbrs, sims, float(value), settings, **prepared))
+        curve.append((float(value), float(scores["fscore"])))
+        curve_pr.append((float(value), float(scores["precision"]), float(scores["recall"])))
+        progress.update(t + 1, f"{spec.param}={value:.4f} F={scores['fscore']:.4f}")
     best = max(curve, key=lambda c: (c[1], -c[0]))
-    return best[0], curve
+    return best[0], curve, curve_pr

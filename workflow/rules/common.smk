@@ -56,16 +56,26 @@ def is_labelled(ds, split):
 
 
 def all_targets():
-    """Targets of the default rule, per configured split: every method's metrics.json and the
-    leaderboard (labelled splits), or every method's clusters.npy (unlabeled splits)."""
+    """Targets of the default rule, per configured split: every method's clusters (with
+    clusters.csv and summary.json) and the report's figures; for labelled splits also every
+    method's metrics.json and the leaderboard (unlabeled splits get no metrics)."""
     targets = []
     for ds, run in config["run"].items():
+        methods = methods_of(ds)
         for split in run["splits"]:
+            for m in methods:
+                base = os.path.dirname(method_clusters(ds, split, m))
+                targets += [f"{base}/clusters.csv", f"{base}/summary.json"]
+            targets += [f"results/{ds}/{split}/plots/cluster_sizes.png", f"results/{ds}/{split}/plots/timings.png"]
             if is_labelled(ds, split):
-                targets += [method_metrics(ds, split, m) for m in methods_of(ds)]
+                targets += [method_metrics(ds, split, m) for m in methods]
                 targets.append(f"results/{ds}/{split}/leaderboard.csv")
-            else:
-                targets += [method_clusters(ds, split, m) for m in methods_of(ds)]
+                if "ada_nets" in methods:
+                    targets.append(f"results/{ds}/{split}/plots/ada_nets_neighbours.png")
+        if tuned_names_of(ds):
+            targets.append(f"results/{ds}/plots/threshold_curves.png")
+        if "ada_nets" in methods:
+            targets.append(f"results/{ds}/plots/training_curves.png")
     return targets
 
 
@@ -87,6 +97,8 @@ def _raw_files(ds_name, split):
     out = [(files["features"], f"{split} features")]
     if "labels" in files:
         out.append((files["labels"], f"{split} labels"))
+    if "names" in files:
+        out.append((files["names"], f"{split} sample names"))
     if ds["knn"]["source"] == "release" and "knn" in files:
         out.append((files["knn"], f"{split} kNN (knn.source: release)"))
     return out
@@ -301,6 +313,56 @@ def method_metrics(ds, split, method):
     if method == "ada_nets":
         return f"results/{ds}/{split}/metrics.json"
     return f"results/{ds}/{split}/methods/{method}/metrics.json"
+
+
+def tuned_names_of(ds):
+    """Methods of a dataset's run whose parameter is tuned (ada_nets: its threshold τ)."""
+    return [m for m in methods_of(ds) if m == "ada_nets" or m in GRAPH_METHODS]
+
+
+def tuned_names(wildcards):
+    return tuned_names_of(wildcards.ds)
+
+
+def tuned_files(wildcards):
+    return [f"results/{wildcards.ds}/models/{m}_tuned.json" for m in tuned_names_of(wildcards.ds)]
+
+
+def cluster_table_inputs(wildcards):
+    """One method's clusters (ada_nets when the path has no method), plus the split's sample names if configured."""
+    method = getattr(wildcards, "method", "ada_nets")
+    inputs = {"clusters": method_clusters(wildcards.ds, wildcards.split, method)}
+    ds, files = _split_config(wildcards)
+    if ds["format"] != "synthetic" and "names" in files:
+        check_raw_files(wildcards)
+        inputs["names"] = files["names"]
+    return inputs
+
+
+def cluster_size_inputs(wildcards):
+    inputs = {"clusters": [method_clusters(wildcards.ds, wildcards.split, m) for m in methods_of(wildcards.ds)]}
+    if is_labelled(wildcards.ds, wildcards.split):
+        inputs["labels"] = f"results/{wildcards.ds}/{wildcards.split}/labels.npy"
+    return inputs
+
+
+def _timing_map(wildcards):
+    stages = {}
+    for m in methods_of(wildcards.ds):
+        table = ADA_NETS_STAGES if m == "ada_nets" else METHOD_STAGES[m]
+        for stage, path in table.items():
+            path = path.format(ds=wildcards.ds, split=wildcards.split)
+            stages.setdefault(path, os.path.splitext(os.path.basename(path))[0])
+    return stages
+
+
+def timing_files(wildcards):
+    """Benchmark files of every stage behind the split's results (all configured methods)."""
+    return list(_timing_map(wildcards))
+
+
+def timing_stages(wildcards):
+    return list(_timing_map(wildcards).values())
 
 
 def leaderboard_inputs(wildcards):

@@ -88,7 +88,12 @@ rule leaderboard:
     input:
         leaderboard_inputs,
     output:
-        csv="results/{ds}/{split}/leaderboard.csv",
+        csv=report(
+            "results/{ds}/{split}/leaderboard.csv",
+            caption="../report/leaderboard.rst",
+            category="{ds}",
+            subcategory="{split}",
+        ),
         md="results/{ds}/{split}/leaderboard.md",
     params:
         title="{ds} / {split}",

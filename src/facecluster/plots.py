@@ -1,0 +1,117 @@
+"""Figures for the Snakemake report (matplotlib, Agg backend, one PNG per figure).
+
+Each function takes plain arrays/dicts (read by the rule scripts) and writes one PNG atomically.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .cluster_output import cluster_sizes  # noqa: E402
+from .io import atomic_path  # noqa: E402
+
+
+def _save(fig, path: str) -> None:
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
+
+
+def threshold_curves(tuned: dict[str, dict], path: str) -> None:
+    """Pairwise precision, recall and F on the train split versus each method's tuned parameter,
+    the chosen value marked; ``tuned[name]`` is a ``*_tuned.json`` with ``curve`` and ``curve_pr``."""
+    names = [n for n, t in tuned.items() if t.get("curve")]
+    cols = min(3, max(1, len(names)))
+    rows = max(1, -(-len(names) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    for ax in axes.ravel()[len(names):]:
+        ax.axis("off")
+    for ax, name in zip(axes.ravel(), names):
+        t = tuned[name]
+        x, f = np.array(t["curve"]).T
+        if t.get("curve_pr"):
+            _, p, r = np.array(t["curve_pr"]).T
+            ax.plot(x, p, label="precision", lw=1)
+            ax.plot(x, r, label="recall", lw=1)
+        ax.plot(x, f, label="F", lw=2, color="black")
+        ax.axvline(t["value"], color="red", ls="--", lw=1, label=f"chosen {t['value']:g}")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel(t.get("param", "threshold"))
+        ax.set_ylim(0, 1.02)
+        ax.legend(fontsize=7, loc="lower left")
+    _save(fig, path)
+
+
+def cluster_size_distribution(predicted: dict[str, np.ndarray], path: str, true: np.ndarray | None = None) -> None:
+    """Number of clusters of each size, log-log: the true identities (when known) and every method."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    series = ({"true identities": true} if true is not None else {}) | predicted
+    for name, labels in series.items():
+        sizes = cluster_sizes(labels)
+        sizes = sizes[sizes > 0]
+        values, counts = np.unique(sizes, return_counts=True)
+        style = {"color": "black", "lw": 2.5} if name == "true identities" else {"lw": 1, "alpha": 0.85}
+        ax.plot(values, counts, marker=".", label=name, **style)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("cluster size")
+    ax.set_ylabel("number of clusters")
+    ax.legend(fontsize=7, ncol=2)
+    _save(fig, path)
+
+
+def neighbour_counts(k_pred: np.ndarray, k_star: np.ndarray, precision: dict[str, dict], path: str) -> None:
+    """Ada-NETS: histogram of k̂ against k*, and kNN precision@k before/after the structure space."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+    top = int(max(k_pred.max(), k_star.max()))
+    bins = np.arange(1, top + 2) - 0.5
+    a.hist(k_star, bins=bins, alpha=0.6, label=rf"$k^*$ (max-Q, mean {k_star.mean():.1f})")
+    a.hist(k_pred, bins=bins, alpha=0.6, label=rf"$\hat{{k}}$ (filter, mean {k_pred.mean():.1f})")
+    a.set_xlabel("neighbours kept")
+    a.set_ylabel("nodes")
+    a.legend(fontsize=8)
+    for name, curve in precision.items():
+        ks = sorted(int(k) for k in curve)
+        b.plot(ks, [curve[str(k)] for k in ks], marker="o", label={"knn": "cosine kNN", "structure": "structure space"}.get(name, name))
+    b.set_xlabel("k")
+    b.set_ylabel("precision@k (self excluded)")
+    b.legend(fontsize=8)
+    _save(fig, path)
+
+
+def training_curves(curves: dict[str, list], path: str) -> None:
+    """Loss per step (thin) and its running mean (thick) for each trained model, lr on a twin axis."""
+    fig, axes = plt.subplots(1, max(1, len(curves)), figsize=(5.5 * max(1, len(curves)), 3.6), squeeze=False)
+    for ax, (name, curve) in zip(axes.ravel(), curves.items()):
+        step, loss, lr = np.array(curve, dtype=float).T
+        window = max(1, len(loss) // 50)
+        smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
+        ax.plot(step, loss, lw=0.5, alpha=0.4)
+        ax.plot(step[window - 1:], smooth, lw=2, label="loss (running mean)")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        twin = ax.twinx()
+        twin.plot(step, lr, color="grey", ls=":", lw=1)
+        twin.set_ylabel("learning rate", color="grey")
+    _save(fig, path)
+
+
+def stage_timings(rows: list[tuple[str, float, float]], path: str) -> None:
+    """Wall time and peak memory per stage (``(stage, seconds, peak MB)``), horizontal bars."""
+    names = [r[0] for r in rows]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 0.32 * len(rows) + 1.2), sharey=True)
+    y = np.arange(len(rows))
+    a.barh(y, [r[1] for r in rows])
+    a.set_yticks(y, names, fontsize=7)
+    a.set_xlabel("wall seconds")
+    a.invert_yaxis()
+    b.barh(y, [r[2] for r in rows], color="tab:orange")
+    b.set_xlabel("peak memory (MB)")
+    _save(fig, path)
