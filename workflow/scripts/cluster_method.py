@@ -21,6 +21,7 @@ else:
     tuned = load_json(snakemake.input.tuned)
     param = METHODS[method].param
     nbrs, sims = load_knn(snakemake.input.knn)
+    logger.info("%s: clustering %d nodes, k = %d, %s = %g", method, nbrs.shape[0], settings["k"], param, tuned["value"])
     clusters = run_graph_method(method, nbrs, sims, tuned["value"], settings)
     fixed = {key: value for key, value in settings.items() if key not in ("k", "tune", "grid", param)}
     params = {"k": settings["k"], param: tuned["value"], f"{param}_source": tuned["source"], **fixed}
