@@ -16,7 +16,7 @@ include: "workflow/rules/common.smk"
 wildcard_constraints:
     ds="|".join(DATASETS) or "NO_DATASET",
     split="[A-Za-z0-9_]+",
-    method="|".join(METHODS),
+    method="|".join([*METHODS, *LEARNED]),
 
 
 include: "workflow/rules/data.smk"
@@ -27,6 +27,7 @@ include: "workflow/rules/graph.smk"
 include: "workflow/rules/gcn.smk"
 include: "workflow/rules/cluster.smk"
 include: "workflow/rules/methods.smk"
+include: "workflow/rules/learned.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 

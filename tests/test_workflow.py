@@ -105,6 +105,24 @@ def test_tiny_all_non_learned_methods_and_leaderboard(tmp_path):
 
 
 @pytest.mark.e2e
+def test_tiny_learned_methods(tmp_path):
+    methods = ("gcn_v", "gcn_ve", "lgcn", "lce")
+    tiny_synthetic(tmp_path, n_samples=600, methods=methods)
+    run_snakemake(tmp_path, "--cores", "2")
+    res = tmp_path / "results" / "synthetic"
+    for method in methods:
+        m = json.loads((res / "test" / "methods" / method / "metrics.json").read_text())
+        assert m["method"] == method and 0.0 < m["pairwise"]["fscore"] <= 1.0, method
+        assert f"train_{method}" in m["seconds"] and (res / "models" / f"{method}.pt").exists()
+        if method != "lce":
+            tuned = json.loads((res / "models" / f"{method}_tuned.json").read_text())
+            assert m["params"][tuned["param"]] == tuned["value"] and "train split" in m["params"][f"{tuned['param']}_source"]
+    assert "train_gcn_v" in json.loads((res / "test" / "methods" / "gcn_ve" / "metrics.json").read_text())["seconds"]
+    board = (res / "test" / "leaderboard.csv").read_text().splitlines()
+    assert {r.split(",")[0] for r in board[1:]} == set(methods)
+
+
+@pytest.mark.e2e
 def test_tiny_ada_nets_end_to_end_and_deterministic(tmp_path):
     runs = []
     for name in ("a", "b"):

@@ -65,21 +65,26 @@ def run_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, value: float
     return spec.run(nbrs[:, :k], sims[:, :k], value, settings, **prepared)
 
 
+def search_grid(cluster: Callable[[float], np.ndarray], labels: np.ndarray, grid: np.ndarray, name: str
+                ) -> tuple[float, list[tuple[float, float]], list[tuple[float, float, float]]]:
+    """The grid value whose clustering ``cluster(value)`` has the highest pairwise F against
+    ``labels`` (ties: the smallest value). Returns ``(best, [(value, F)], [(value, P, R)])``."""
+    curve, curve_pr = [], []
+    progress = Progress(f"{name} search", len(grid))
+    for t, value in enumerate(grid):
+        scores = pairwise_scores(labels, cluster(float(value)))
+        curve.append((float(value), float(scores["fscore"])))
+        curve_pr.append((float(value), float(scores["precision"]), float(scores["recall"])))
+        progress.update(t + 1, f"{name}={value:.4f} F={scores['fscore']:.4f}")
+    best = max(curve, key=lambda c: (c[1], -c[0]))
+    return best[0], curve, curve_pr
+
+
 def tune_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray, settings: dict,
                       grid: np.ndarray) -> tuple[float, list[tuple[float, float]], list[tuple[float, float, float]]]:
-    """The grid value with the highest pairwise F on a labelled split (ties: the first, i.e. smallest).
-
-    Returns ``(best, [(value, F), ...], [(value, precision, recall), ...])``.
-    """
+    """:func:`search_grid` of a graph method's parameter on a labelled split."""
     spec = METHODS[name]
     k = settings["k"]
     prepared = spec.prepare(nbrs[:, :k]) if spec.prepare else {}
-    curve, curve_pr = [], []
-    progress = Progress(f"{name}: {spec.param} search", len(grid))
-    for t, value in enumerate(grid):
-        scores = pairwise_scores(labels, run_graph_method(name, nbrs, sims, float(value), settings, **prepared))
-        curve.append((float(value), float(scores["fscore"])))
-        curve_pr.append((float(value), float(scores["precision"]), float(scores["recall"])))
-        progress.update(t + 1, f"{spec.param}={value:.4f} F={scores['fscore']:.4f}")
-    best = max(curve, key=lambda c: (c[1], -c[0]))
-    return best[0], curve, curve_pr
+    return search_grid(lambda v: run_graph_method(name, nbrs, sims, v, settings, **prepared), labels, grid,
+                       f"{name}: {spec.param}")

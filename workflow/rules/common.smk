@@ -5,6 +5,7 @@ import os
 import yaml
 from snakemake.utils import validate
 
+from facecluster.learned_methods import LEARNED
 from facecluster.methods import GRAPH_METHODS, METHODS
 
 
@@ -46,7 +47,7 @@ for _ds, _run in config["run"].items():
             raise ValueError(f"config 'run' names split '{_split}' of '{_ds}', which its dataset config does not define")
 
 
-KNOWN_METHODS = ["ada_nets", *METHODS]
+KNOWN_METHODS = ["ada_nets", *METHODS, *LEARNED]
 
 
 def is_labelled(ds, split):
@@ -231,7 +232,15 @@ def _method_stages(method):
     return cluster if method == "minibatch_kmeans" else {"knn": "benchmarks/{ds}/{split}/knn.tsv", **cluster}
 
 
-METHOD_STAGES = {method: _method_stages(method) for method in METHODS}
+def _learned_stages(method):
+    stages = {"knn": "benchmarks/{ds}/{split}/knn.tsv"}
+    for dep in (*LEARNED[method].needs, method):
+        stages[f"train_{dep}"] = f"benchmarks/{{ds}}/train_{dep}.tsv"
+    stages["cluster"] = f"benchmarks/{{ds}}/{{split}}/{method}.tsv"
+    return stages
+
+
+METHOD_STAGES = {method: _method_stages(method) for method in METHODS} | {m: _learned_stages(m) for m in LEARNED}
 ADA_NETS_STAGES = {
     "knn": "benchmarks/{ds}/{split}/knn.tsv",
     "structure_space": "benchmarks/{ds}/{split}/structure_space.tsv",
@@ -317,7 +326,26 @@ def method_metrics(ds, split, method):
 
 def tuned_names_of(ds):
     """Methods of a dataset's run whose parameter is tuned (ada_nets: its threshold τ)."""
-    return [m for m in methods_of(ds) if m == "ada_nets" or m in GRAPH_METHODS]
+    return [m for m in methods_of(ds) if m == "ada_nets" or m in GRAPH_METHODS or (m in LEARNED and LEARNED[m].param)]
+
+
+def learned_train_inputs(wildcards):
+    """The train split's features, kNN and labels, and the models a learned method builds on."""
+    inputs = {name: train_file(f"{name}.npy" if name != "knn" else "knn.npz")(wildcards) for name in ("features", "knn", "labels")}
+    for dep in LEARNED[wildcards.method].needs:
+        inputs[dep] = f"results/{wildcards.ds}/models/{dep}.pt"
+    return inputs
+
+
+def learned_cluster_inputs(wildcards):
+    """A split's features and kNN, the trained model(s) and the tuned parameter (when it has one)."""
+    base = f"results/{wildcards.ds}/{wildcards.split}"
+    inputs = {"features": f"{base}/features.npy", "knn": f"{base}/knn.npz", "model": f"results/{wildcards.ds}/models/{wildcards.method}.pt"}
+    for dep in LEARNED[wildcards.method].needs:
+        inputs[dep] = f"results/{wildcards.ds}/models/{dep}.pt"
+    if LEARNED[wildcards.method].param:
+        inputs["tuned"] = f"results/{wildcards.ds}/models/{wildcards.method}_tuned.json"
+    return inputs
 
 
 def tuned_names(wildcards):

@@ -34,6 +34,8 @@ rule cluster_method:
     output:
         clusters="results/{ds}/{split}/methods/{method}/clusters.npy",
         params="results/{ds}/{split}/methods/{method}/params.json",
+    wildcard_constraints:
+        method="|".join(METHODS),
     params:
         method="{method}",
         settings=method_settings,

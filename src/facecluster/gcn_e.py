@@ -1,0 +1,78 @@
+"""GCN-E (Yang et al., CVPR 2020) on top of GCN-V: edge connectivity among higher-confidence candidates.
+
+For node i the subgraph is i and its ``k`` nearest neighbours in the GCN-V hidden-feature kNN
+(features offset by i, each node linked to its ``active`` nearest neighbours inside the subgraph:
+the L-GCN subgraph with one hop, :func:`facecluster.lgcn.pivot_subgraphs`), and the same
+four-layer GCN as L-GCN classifies every neighbour as same identity or not (cross-entropy on the
+train split). The *candidates* of i are the neighbours with higher GCN-V confidence. Clusters:
+the 20 % highest-confidence nodes (``top_fraction``) link to their most likely candidate when
+its probability is ≥ 0.5 (a design choice: no forced link when the network sees none), the
+others to their nearest higher-confidence neighbour when the cosine is ≥ τ (GCN-V's rule, same
+τ); connected components.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .gcn_v import confidence_linking
+from .lgcn import LGCN, _batch, train_lgcn
+from .progress import Progress
+from .threshold import components
+from .training import SGDSchedule
+
+
+def candidate_labels(nbrs: np.ndarray, confidence: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(is_candidate, same_identity)`` (N, k) for the first k neighbours (self excluded):
+    candidates have a higher confidence than the node; the label says whether they share its identity."""
+    cols = nbrs[:, 1 : k + 1]
+    return confidence[cols] > confidence[:, None], labels[cols] == labels[:, None]
+
+
+def train_gcn_e(features: np.ndarray, nbrs: np.ndarray, labels: np.ndarray, k: int, active: int, hidden: int,
+                batch_size: int, schedule: SGDSchedule, device: torch.device, rng: np.random.Generator) -> tuple[LGCN, list]:
+    """Fit the connectivity GCN on one-hop subgraphs of the (GCN-V feature) kNN of a labelled split."""
+    return train_lgcn(features, nbrs, labels, k, 0, active, hidden, batch_size, schedule, device, rng)
+
+
+@torch.no_grad()
+def candidate_probabilities(model: LGCN, features: np.ndarray, nbrs: np.ndarray, k: int, active: int,
+                            device: torch.device, batch_size: int = 256) -> np.ndarray:
+    """P(same identity) of each of the first k neighbours of every node (N, k)."""
+    model.eval()
+    x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(device)
+    n = nbrs.shape[0]
+    prob = np.zeros((n, k), dtype=np.float32)
+    progress = Progress("GCN-E subgraphs", n)
+    for lo in range(0, n, batch_size):
+        pivots = np.arange(lo, min(lo + batch_size, n))
+        h, adj, one_hop = _batch(x, nbrs, pivots, k, 0, active, device)
+        p = torch.softmax(model(h, adj), dim=-1)[..., 1]
+        prob[pivots] = torch.gather(p, 1, one_hop).cpu().numpy()
+        progress.update(pivots[-1] + 1)
+    return prob
+
+
+def gcn_e_clusters(nbrs: np.ndarray, sims: np.ndarray, confidence: np.ndarray, prob: np.ndarray, tau: float,
+                   top_fraction: float = 0.2) -> np.ndarray:
+    """GCN-V linking for the low-confidence nodes, GCN-E's most likely candidate for the top fraction."""
+    n, k = prob.shape
+    top = confidence >= np.quantile(confidence, 1.0 - top_fraction)
+    cols = nbrs[:, 1 : k + 1]
+    score = np.where(confidence[cols] > confidence[:, None], prob, -1.0)
+    best = score.argmax(axis=1)
+    ok = top & (score[np.arange(n), best] >= 0.5)
+    # low-confidence nodes: GCN-V's rule (nearest higher-confidence neighbour with cos >= tau)
+    low = ~top
+    higher = (confidence[nbrs] > confidence[:, None]) & (nbrs != np.arange(n)[:, None])
+    has = higher.any(axis=1) & low
+    first = higher.argmax(axis=1)
+    rows = np.flatnonzero(has)
+    keep = sims[rows, first[rows]] >= tau
+    src = np.concatenate([np.flatnonzero(ok), rows[keep]]).astype(np.int64)
+    dst = np.concatenate([cols[ok, best[ok]], nbrs[rows[keep], first[rows[keep]]]]).astype(np.int64)
+    return components(n, src, dst)
+
+
+__all__ = ["candidate_labels", "train_gcn_e", "candidate_probabilities", "gcn_e_clusters", "confidence_linking"]

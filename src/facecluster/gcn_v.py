@@ -1,0 +1,89 @@
+"""GCN-V (Yang et al., CVPR 2020, learn-to-cluster "vegcn"): vertex confidence estimation.
+
+* **Confidence target** of node i over its k nearest neighbours (self included):
+  ``c_i = Σ_{j same label} cos(i, j) − Σ_{j other label} cos(i, j)``, divided by the largest
+  ``|c|`` of the split, so targets lie in [−1, 1].
+* **Model.** One GraphConv layer on the kNN graph (row-normalised, symmetric, self-loops, cosine
+  weights — :func:`facecluster.adjacency.build_adjacency`): ``h = ReLU(W [x ‖ A x])``, d·2 → 512,
+  then an MLP head ``Linear(512→512), PReLU, Linear(512→1)`` regressing ``c``; MSE loss,
+  full-graph steps (the whole train graph each step, as in the release).
+* **Clustering** (:func:`confidence_linking`): every node links to its nearest neighbour whose
+  predicted confidence is higher, when their cosine is ≥ τ; connected components. GCN-V first
+  does this on the feature kNN with τ₀ and then on a kNN of its hidden features ``h`` with τ;
+  the pipeline reports the second (τ chosen on the train split).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from .adjacency import build_adjacency
+from .gcn import to_torch_csr
+from .threshold import components
+from .training import SGDSchedule, train_loop
+
+
+def confidence_targets(nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """GCN-V's target: same-label minus other-label cosine sums over the k neighbours, / max |.|."""
+    same = labels[nbrs] == labels[:, None]
+    raw = np.where(same, sims, -sims).sum(axis=1, dtype=np.float64)
+    scale = np.abs(raw).max()
+    return (raw / scale if scale > 0 else raw).astype(np.float32)
+
+
+def confidence_linking(nbrs: np.ndarray, sims: np.ndarray, confidence: np.ndarray, tau: float) -> np.ndarray:
+    """Link each node to its nearest neighbour of higher confidence if cos ≥ ``tau``; components."""
+    n = nbrs.shape[0]
+    higher = (confidence[nbrs] > confidence[:, None]) & (nbrs != np.arange(n)[:, None])
+    has = higher.any(axis=1)
+    first = higher.argmax(axis=1)
+    rows = np.flatnonzero(has)
+    dst = nbrs[rows, first[rows]]
+    keep = sims[rows, first[rows]] >= tau
+    return components(n, rows[keep], dst[keep].astype(np.int64))
+
+
+class GCNV(nn.Module):
+    """One GraphConv layer (concat of x and its neighbourhood mean) + confidence MLP."""
+
+    def __init__(self, dim: int, hidden: int = 512, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.conv = nn.Linear(2 * dim, hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.PReLU(hidden), nn.Linear(hidden, 1))
+
+    def forward(self, x: torch.Tensor, adj: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` (N, d), ``adj`` sparse (N, N) → (confidence (N,), hidden features (N, hidden))."""
+        h = torch.relu(self.conv(torch.cat([x, torch.sparse.mm(adj, x)], dim=1)))
+        return self.head(self.dropout(h)).squeeze(-1), h
+
+
+def knn_operator(nbrs: np.ndarray, sims: np.ndarray, k: int) -> torch.Tensor:
+    """The GraphConv aggregation operator of a kNN graph (first k columns) as torch sparse CSR."""
+    adj: sp.csr_matrix = build_adjacency(nbrs[:, :k], sims[:, :k], k)
+    return to_torch_csr(adj)
+
+
+def train_gcn_v(features: np.ndarray, nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray, k: int,
+                hidden: int, dropout: float, schedule: SGDSchedule, device: torch.device) -> tuple[GCNV, list]:
+    """Fit GCN-V on a labelled split (full-graph steps, MSE to :func:`confidence_targets`)."""
+    x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(device)
+    adj = knn_operator(nbrs, sims, k).to(device)
+    target = torch.from_numpy(confidence_targets(nbrs[:, :k], sims[:, :k], labels)).to(device)
+    model = GCNV(x.shape[1], hidden, dropout).to(device)
+    curve = train_loop(model, schedule, lambda _: nn.functional.mse_loss(model(x, adj)[0], target), "GCN-V")
+    return model, curve
+
+
+@torch.no_grad()
+def infer_gcn_v(model: GCNV, features: np.ndarray, nbrs: np.ndarray, sims: np.ndarray, k: int,
+                device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted confidence (N,) and L2-normalised hidden features (N, hidden) of a split."""
+    model.eval()
+    x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(device)
+    conf, h = model(x, knn_operator(nbrs, sims, k).to(device))
+    h = nn.functional.normalize(h, dim=1)
+    return conf.cpu().numpy().astype(np.float32), h.cpu().numpy().astype(np.float32)

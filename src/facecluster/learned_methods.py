@@ -1,0 +1,159 @@
+"""The learned methods Ada-NETS is compared with, behind one interface for the workflow.
+
+Each :class:`LearnedSpec` says how to ``train`` it on a labelled split, how to ``predict`` its
+per-split quantities (confidences, edge or pair probabilities, hidden-feature kNN) and how to
+``cluster`` those at a value of its tuned parameter (chosen on the train split like every
+threshold of the project; ``lce`` has none). ``gcn_ve`` builds on a trained ``gcn_v``.
+Training reuses :mod:`facecluster.training` (schedule, loop, checkpoints, device).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from . import gcn_e, gcn_v, lce, lgcn
+from .knn import exact_knn
+from .training import SGDSchedule, load_checkpoint
+
+
+@dataclass
+class SplitData:
+    """What a learned method reads of one split."""
+
+    features: np.ndarray
+    nbrs: np.ndarray
+    sims: np.ndarray
+    labels: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class LearnedSpec:
+    name: str
+    param: str | None
+    train: Callable[..., tuple[torch.nn.Module, list, dict]]
+    predict: Callable[..., dict]
+    cluster: Callable[..., tuple[np.ndarray, dict]]
+    needs: tuple[str, ...] = field(default_factory=tuple)
+
+
+def build_model(name: str, arch: dict) -> torch.nn.Module:
+    kind = arch["kind"]
+    if kind == "gcn_v":
+        return gcn_v.GCNV(arch["dim"], arch["hidden"], arch["dropout"])
+    if kind == "lgcn":
+        return lgcn.LGCN(arch["dim"], arch["hidden"])
+    if kind == "lce":
+        return lce.PairNet(arch["dim"], arch["hidden"])
+    raise ValueError(f"unknown model kind {kind!r} for {name}")
+
+
+def load_model(path: str) -> tuple[torch.nn.Module, dict]:
+    ckpt = load_checkpoint(path)
+    model = build_model(path, ckpt["arch"])
+    model.load_state_dict(ckpt["state_dict"])
+    model.eval()
+    return model, ckpt
+
+
+# --- GCN-V --------------------------------------------------------------------------------------
+
+def _gcn_v_train(d: SplitData, c: dict, device, rng, models):
+    model, curve = gcn_v.train_gcn_v(d.features, d.nbrs, d.sims, d.labels, c["k"], c["hidden"], c["dropout"],
+                                     SGDSchedule.from_config(c["train"]), device)
+    return model, curve, {"kind": "gcn_v", "dim": d.features.shape[1], "hidden": c["hidden"], "dropout": c["dropout"]}
+
+
+def _gcn_v_predict(model, d: SplitData, c: dict, device, models):
+    conf, hidden = gcn_v.infer_gcn_v(model, d.features, d.nbrs, d.sims, c["k"], device)
+    fn, fs = exact_knn(hidden, min(c["feature_k"], hidden.shape[0]), backend="auto")
+    return {"confidence": conf, "hidden": hidden, "feature_nbrs": fn, "feature_sims": fs}
+
+
+def _gcn_v_cluster(p: dict, d: SplitData, value: float, c: dict):
+    return gcn_v.confidence_linking(p["feature_nbrs"], p["feature_sims"], p["confidence"], value), {}
+
+
+# --- GCN-E on GCN-V ---------------------------------------------------------------------------
+
+def _gcn_ve_train(d: SplitData, c: dict, device, rng, models):
+    v = _gcn_v_predict(models["gcn_v"], d, models["gcn_v_settings"], device, models)
+    model, curve = gcn_e.train_gcn_e(v["hidden"], v["feature_nbrs"], d.labels, c["k"], c["active"], c["hidden"],
+                                     c["batch_size"], SGDSchedule.from_config(c["train"]), device, rng)
+    return model, curve, {"kind": "lgcn", "dim": v["hidden"].shape[1], "hidden": c["hidden"]}
+
+
+def _gcn_ve_predict(model, d: SplitData, c: dict, device, models):
+    v = _gcn_v_predict(models["gcn_v"], d, models["gcn_v_settings"], device, models)
+    v["probability"] = gcn_e.candidate_probabilities(model, v["hidden"], v["feature_nbrs"], c["k"], c["active"], device)
+    return v
+
+
+def _gcn_ve_cluster(p: dict, d: SplitData, value: float, c: dict):
+    return gcn_e.gcn_e_clusters(p["feature_nbrs"], p["feature_sims"], p["confidence"], p["probability"], value,
+                                c["top_fraction"]), {}
+
+
+# --- L-GCN --------------------------------------------------------------------------------------
+
+def _lgcn_train(d: SplitData, c: dict, device, rng, models):
+    k1, k2 = c["k_at_hop_train"]
+    model, curve = lgcn.train_lgcn(d.features, d.nbrs, d.labels, k1, k2, c["active"], c["hidden"], c["batch_size"],
+                                   SGDSchedule.from_config(c["train"]), device, rng)
+    return model, curve, {"kind": "lgcn", "dim": d.features.shape[1], "hidden": c["hidden"]}
+
+
+def _lgcn_predict(model, d: SplitData, c: dict, device, models):
+    k1, k2 = c["k_at_hop_test"]
+    return {"probability": lgcn.edge_probabilities(model, d.features, d.nbrs, k1, k2, c["active"], device)}
+
+
+def _lgcn_cluster(p: dict, d: SplitData, value: float, c: dict):
+    return lgcn.lgcn_clusters(d.nbrs, p["probability"], value, c["max_size"], c["step"]), {}
+
+
+# --- LCE -----------------------------------------------------------------------------------------
+
+def _lce_train(d: SplitData, c: dict, device, rng, models):
+    k = c["k"]
+    model, curve = lce.train_pair_net(d.features, d.nbrs[:, :k], d.sims[:, :k], d.labels, c["hidden"], c["batch_size"],
+                                      SGDSchedule.from_config(c["train"]), device, rng)
+    return model, curve, {"kind": "lce", "dim": d.features.shape[1], "hidden": c["hidden"]}
+
+
+def _lce_predict(model, d: SplitData, c: dict, device, models):
+    k = c["k"]
+    return {"probability": lce.pair_probabilities(model, d.features, d.nbrs[:, :k], d.sims[:, :k], device)}
+
+
+def _lce_cluster(p: dict, d: SplitData, value, c: dict):
+    k = c["k"]
+    return lce.lce_clusters(d.nbrs[:, :k], d.sims[:, :k], p["probability"])
+
+
+LEARNED: dict[str, LearnedSpec] = {
+    "gcn_v": LearnedSpec("gcn_v", "tau", _gcn_v_train, _gcn_v_predict, _gcn_v_cluster),
+    "gcn_ve": LearnedSpec("gcn_ve", "tau", _gcn_ve_train, _gcn_ve_predict, _gcn_ve_cluster, needs=("gcn_v",)),
+    "lgcn": LearnedSpec("lgcn", "threshold", _lgcn_train, _lgcn_predict, _lgcn_cluster),
+    "lce": LearnedSpec("lce", None, _lce_train, _lce_predict, _lce_cluster),
+}
+
+
+def load_split(features: str, knn: str, labels: str | None = None) -> SplitData:
+    """A split's features, kNN and (optional) labels from the pipeline's artifacts."""
+    from .io import load_knn
+
+    nbrs, sims = load_knn(knn)
+    return SplitData(np.load(features), nbrs, sims, np.load(labels) if labels else None)
+
+
+def load_dependencies(name: str, paths: dict[str, str]) -> dict:
+    """Trained models a method builds on (``gcn_ve`` → ``gcn_v``), with their settings."""
+    models = {}
+    for dep in LEARNED[name].needs:
+        model, ckpt = load_model(paths[dep])
+        models[dep], models[f"{dep}_settings"] = model, ckpt["config"]
+    return models

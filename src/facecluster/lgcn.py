@@ -1,0 +1,142 @@
+"""L-GCN (Wang et al., CVPR 2019, "Linkage-based face clustering via GCN").
+
+* **Instance pivot subgraph (IPS)** of pivot p: its ``k1`` nearest neighbours (1-hop) and the
+  ``k2`` nearest neighbours of each of those (2-hop), p included, duplicates removed. Node
+  features are offset by the pivot (``x_j − x_p``). Each IPS node is linked to those of its
+  ``active`` nearest neighbours that lie in the IPS; the adjacency is symmetrised, self-looped
+  and row-normalised.
+* **Model.** Four GraphConv layers ``h ← ReLU(W [h ‖ A h])`` and a 2-way head (PReLU MLP) on the
+  1-hop nodes: does the node share the pivot's identity? Cross-entropy on the train split.
+* **Clusters.** Every (pivot, 1-hop node) pair gets the predicted probability; both directions
+  are averaged; pairs with probability ≥ ``threshold`` go through CDP's size-constrained
+  propagation (:func:`facecluster.cdp.propagate`, ``max_size`` and ``step``).
+
+IPS construction is vectorised over a batch of pivots (sort-based de-duplication, ``searchsorted``
+for local positions); batches are dense (B, M, M) tensors with M = 1 + k1 + k1·k2.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .cdp import propagate
+from .lce import symmetrise
+from .progress import Progress
+from .training import SGDSchedule, train_loop
+
+
+def pivot_subgraphs(nbrs: np.ndarray, pivots: np.ndarray, k1: int, k2: int, active: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """IPS of each pivot → ``(nodes (B, M) global ids, -1 = padding; adjacency (B, M, M) float32
+    row-normalised; pivot position (B,); one_hop (B, k1) local positions of the 1-hop nodes)``."""
+    n = nbrs.shape[0]
+    b = pivots.size
+    hop1 = nbrs[pivots, 1 : k1 + 1]
+    hop2 = nbrs[hop1, 1 : k2 + 1].reshape(b, -1)
+    cand = np.concatenate([pivots[:, None], hop1, hop2], axis=1).astype(np.int64)
+    s = np.sort(cand, axis=1)
+    dup = np.zeros_like(s, dtype=bool)
+    dup[:, 1:] = s[:, 1:] == s[:, :-1]
+    s[dup] = n
+    nodes = np.sort(s, axis=1)
+    m = nodes.shape[1]
+    valid = nodes < n
+    offset = (np.arange(b, dtype=np.int64) * (n + 1))[:, None]
+    keys = (nodes + offset).ravel()
+
+    def local(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k = ids + offset.reshape((b,) + (1,) * (ids.ndim - 1))
+        pos = np.clip(np.searchsorted(keys, k), 0, keys.size - 1)
+        found = keys[pos] == k
+        return pos - (np.arange(b) * m).reshape((b,) + (1,) * (ids.ndim - 1)), found
+
+    pivot_pos, _ = local(pivots[:, None])
+    one_hop, _ = local(hop1)
+    links = nbrs[np.where(valid, nodes, 0)][:, :, 1 : active + 1]  # (B, M, active)
+    col, found = local(links)
+    found &= valid[:, :, None]
+    adj = np.zeros((b, m, m), dtype=np.float32)
+    bi, ri, ai = np.nonzero(found)
+    adj[bi, ri, col[bi, ri, ai]] = 1.0
+    adj = np.maximum(adj, adj.transpose(0, 2, 1))
+    adj[:, np.arange(m), np.arange(m)] = valid.astype(np.float32)
+    deg = adj.sum(axis=2, keepdims=True)
+    adj /= np.where(deg > 0, deg, 1.0)
+    return np.where(valid, nodes, -1), adj, pivot_pos[:, 0], one_hop
+
+
+def pivot_labels(labels: np.ndarray, nbrs: np.ndarray, pivots: np.ndarray, k1: int) -> np.ndarray:
+    """Training labels: whether each 1-hop node shares the pivot's identity (B, k1) int64."""
+    return (labels[nbrs[pivots, 1 : k1 + 1]] == labels[pivots][:, None]).astype(np.int64)
+
+
+class LGCN(nn.Module):
+    """Four GraphConv layers on dense IPS batches + a 2-way head."""
+
+    def __init__(self, dim: int, hidden: int = 256) -> None:
+        super().__init__()
+        dims = [dim, hidden, hidden, hidden // 2, hidden // 2]
+        self.layers = nn.ModuleList(nn.Linear(2 * a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.head = nn.Sequential(nn.Linear(dims[-1], dims[-1]), nn.PReLU(), nn.Linear(dims[-1], 2))
+
+    def forward(self, h: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        """``h`` (B, M, d) pivot-offset features, ``adj`` (B, M, M) → logits (B, M, 2)."""
+        for layer in self.layers:
+            h = torch.relu(layer(torch.cat([h, torch.bmm(adj, h)], dim=-1)))
+        return self.head(h)
+
+
+def _batch(x: torch.Tensor, nbrs: np.ndarray, pivots: np.ndarray, k1: int, k2: int, active: int, device):
+    nodes, adj, pivot_pos, one_hop = pivot_subgraphs(nbrs, pivots, k1, k2, active)
+    ids = torch.from_numpy(np.where(nodes >= 0, nodes, 0)).to(device)
+    h = x[ids] - x[torch.from_numpy(pivots).to(device)][:, None, :]
+    h = h * torch.from_numpy(nodes >= 0).to(device)[..., None]
+    return h, torch.from_numpy(adj).to(device), torch.from_numpy(one_hop).to(device)
+
+
+def train_lgcn(features: np.ndarray, nbrs: np.ndarray, labels: np.ndarray, k1: int, k2: int, active: int,
+               hidden: int, batch_size: int, schedule: SGDSchedule, device: torch.device, rng: np.random.Generator
+               ) -> tuple[LGCN, list]:
+    """Fit L-GCN on random pivots of a labelled split."""
+    x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(device)
+    model = LGCN(x.shape[1], hidden).to(device)
+
+    def step(_: int) -> torch.Tensor:
+        pivots = rng.integers(nbrs.shape[0], size=batch_size)
+        h, adj, one_hop = _batch(x, nbrs, pivots, k1, k2, active, device)
+        logits = model(h, adj)
+        picked = torch.gather(logits, 1, one_hop[..., None].expand(-1, -1, 2))
+        target = torch.from_numpy(pivot_labels(labels, nbrs, pivots, k1)).to(device)
+        return nn.functional.cross_entropy(picked.reshape(-1, 2), target.reshape(-1))
+
+    return model, train_loop(model, schedule, step, "L-GCN")
+
+
+@torch.no_grad()
+def edge_probabilities(model: LGCN, features: np.ndarray, nbrs: np.ndarray, k1: int, k2: int, active: int,
+                       device: torch.device, batch_size: int = 256) -> np.ndarray:
+    """P(same identity) of every (pivot, 1-hop) pair, both directions averaged → (N, k1) aligned with nbrs[:, 1:k1+1]."""
+    model.eval()
+    x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(device)
+    n = nbrs.shape[0]
+    prob = np.zeros((n, k1), dtype=np.float32)
+    progress = Progress("L-GCN pivots", n)
+    for lo in range(0, n, batch_size):
+        pivots = np.arange(lo, min(lo + batch_size, n))
+        h, adj, one_hop = _batch(x, nbrs, pivots, k1, k2, active, device)
+        p = torch.softmax(model(h, adj), dim=-1)[..., 1]
+        prob[pivots] = torch.gather(p, 1, one_hop).cpu().numpy()
+        progress.update(pivots[-1] + 1)
+    return symmetrise(nbrs[:, 1 : k1 + 1], prob)
+
+
+def lgcn_clusters(nbrs: np.ndarray, prob: np.ndarray, threshold: float, max_size: int, step: float) -> np.ndarray:
+    """Pairs with probability ≥ ``threshold`` through CDP's size-constrained propagation."""
+    n, k1 = prob.shape
+    src = np.repeat(np.arange(n, dtype=np.int64), k1)
+    dst = nbrs[:, 1 : k1 + 1].reshape(-1).astype(np.int64)
+    score = prob.reshape(-1).astype(np.float64)
+    keep = (score >= threshold) & (src != dst)
+    return propagate(n, src[keep], dst[keep], score[keep], max_size, step)[0]

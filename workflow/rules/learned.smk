@@ -1,0 +1,81 @@
+# The learned methods Ada-NETS is compared with (GCN-V, GCN-V+E, L-GCN, LCE: facecluster.learned_methods),
+# trained on the train split (results/{ds}/models/{method}.pt), their parameter tuned there, and
+# applied to every split under results/{ds}/{split}/methods/{method}/.
+
+
+rule train_learned:
+    input:
+        unpack(learned_train_inputs),
+    output:
+        "results/{ds}/models/{method}.pt",
+    wildcard_constraints:
+        method="|".join(LEARNED),
+    params:
+        method="{method}",
+        settings=method_settings,
+    conda:
+        "../../envs/cpu.yaml"
+    log:
+        "logs/{ds}/train_{method}.log",
+    benchmark:
+        "benchmarks/{ds}/train_{method}.tsv"
+    threads: workflow.cores
+    resources:
+        mem_mb=mem_mb_from_input(factor=6.0, floor=4000),
+        runtime=720,
+        gpu=1,
+    script:
+        "../scripts/train_learned.py"
+
+
+rule tune_learned:
+    input:
+        unpack(learned_train_inputs),
+        model="results/{ds}/models/{method}.pt",
+    output:
+        "results/{ds}/models/{method}_tuned.json",
+    wildcard_constraints:
+        method="|".join(m for m, spec in LEARNED.items() if spec.param),
+    params:
+        method="{method}",
+        settings=method_settings,
+        train_split=train_split,
+    conda:
+        "../../envs/cpu.yaml"
+    log:
+        "logs/{ds}/tune_{method}.log",
+    benchmark:
+        "benchmarks/{ds}/tune_{method}.tsv"
+    threads: workflow.cores
+    resources:
+        mem_mb=mem_mb_from_input(factor=6.0, floor=4000),
+        runtime=runtime_from_input(minutes=30, per_gb=120),
+        gpu=1,
+    script:
+        "../scripts/tune_learned.py"
+
+
+rule cluster_learned:
+    input:
+        unpack(learned_cluster_inputs),
+    output:
+        clusters="results/{ds}/{split}/methods/{method}/clusters.npy",
+        params="results/{ds}/{split}/methods/{method}/params.json",
+    wildcard_constraints:
+        method="|".join(LEARNED),
+    params:
+        method="{method}",
+        settings=method_settings,
+    conda:
+        "../../envs/cpu.yaml"
+    log:
+        "logs/{ds}/{split}/{method}.log",
+    benchmark:
+        "benchmarks/{ds}/{split}/{method}.tsv"
+    threads: workflow.cores
+    resources:
+        mem_mb=mem_mb_from_input(factor=6.0, floor=4000),
+        runtime=runtime_from_input(minutes=30, per_gb=120),
+        gpu=1,
+    script:
+        "../scripts/cluster_learned.py"

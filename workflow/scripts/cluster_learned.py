@@ -1,0 +1,27 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+from facecluster.io import load_json, save_json, save_npy
+from facecluster.learned_methods import LEARNED, load_dependencies, load_model, load_split
+from facecluster.progress import logger, setup_logging
+from facecluster.training import start_training
+
+setup_logging()
+method, cfg = snakemake.params.method, snakemake.params.settings
+spec = LEARNED[method]
+device = start_training(cfg["seed"], snakemake.threads, cfg["device"])
+data = load_split(snakemake.input.features, snakemake.input.knn)
+models = load_dependencies(method, {dep: snakemake.input[dep] for dep in spec.needs})
+predicted = spec.predict(load_model(snakemake.input.model)[0], data, cfg, device, models)
+params = {key: value for key, value in cfg.items() if key not in ("tune", "grid", "train", "device")}
+value = None
+if spec.param:
+    tuned = load_json(snakemake.input.tuned)
+    value = tuned["value"]
+    params.update({spec.param: value, f"{spec.param}_source": tuned["source"]})
+clusters, info = spec.cluster(predicted, data, value, cfg)
+params.update(info)
+logger.info("%s -> %d clusters (%s)", method, clusters.max() + 1, params)
+save_npy(snakemake.output.clusters, clusters)
+save_json(snakemake.output.params, params)
