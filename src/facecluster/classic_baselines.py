@@ -141,6 +141,23 @@ def chinese_whispers(nbrs: np.ndarray, sims: np.ndarray, tau: float, iterations:
 # Approximate rank order
 
 
+@numba.njit(cache=True)
+def _missing(nbrs, a, upto, b):
+    """How many of a's first ``upto`` list entries are absent from b's list."""
+    k = nbrs.shape[1]
+    count = 0
+    for i in range(upto):
+        x = nbrs[a, i]
+        found = False
+        for q in range(k):
+            if nbrs[b, q] == x:
+                found = True
+                break
+        if not found:
+            count += 1
+    return count
+
+
 @numba.njit(parallel=True, cache=True)
 def _rank_order_distances(nbrs):
     n, k = nbrs.shape
@@ -157,26 +174,8 @@ def _rank_order_distances(nbrs):
                 if nbrs[b, q] == a:
                     o_ba = q
                     break
-            d_ab = 0
-            for i in range(r + 1):
-                x = nbrs[a, i]
-                found = False
-                for q in range(k):
-                    if nbrs[b, q] == x:
-                        found = True
-                        break
-                if not found:
-                    d_ab += 1
-            d_ba = 0
-            for i in range(min(o_ba + 1, k)):
-                x = nbrs[b, i]
-                found = False
-                for q in range(k):
-                    if nbrs[a, q] == x:
-                        found = True
-                        break
-                if not found:
-                    d_ba += 1
+            d_ab = _missing(nbrs, a, r + 1, b)
+            d_ba = _missing(nbrs, b, min(o_ba + 1, k), a)
             out[a, r] = (d_ab + d_ba) / max(min(r, o_ba), 1)
     return out
 

@@ -17,8 +17,7 @@ import numpy as np
 import torch
 
 from .gcn_v import confidence_linking
-from .lgcn import LGCN, _batch, train_lgcn
-from .progress import Progress
+from .lgcn import LGCN, one_hop_probabilities, train_lgcn
 from .threshold import components
 from .training import SGDSchedule
 
@@ -36,22 +35,10 @@ def train_gcn_e(features: np.ndarray, nbrs: np.ndarray, labels: np.ndarray, k: i
     return train_lgcn(features, nbrs, labels, k, 0, active, hidden, batch_size, schedule, device, rng)
 
 
-@torch.no_grad()
 def candidate_probabilities(model: LGCN, features: np.ndarray, nbrs: np.ndarray, k: int, active: int,
                             device: torch.device, batch_size: int = 256) -> np.ndarray:
     """P(same identity) of each of the first k neighbours of every node (N, k)."""
-    model.eval()
-    x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(device)
-    n = nbrs.shape[0]
-    prob = np.zeros((n, k), dtype=np.float32)
-    progress = Progress("GCN-E subgraphs", n)
-    for lo in range(0, n, batch_size):
-        pivots = np.arange(lo, min(lo + batch_size, n))
-        h, adj, one_hop = _batch(x, nbrs, pivots, k, 0, active, device)
-        p = torch.softmax(model(h, adj), dim=-1)[..., 1]
-        prob[pivots] = torch.gather(p, 1, one_hop).cpu().numpy()
-        progress.update(pivots[-1] + 1)
-    return prob
+    return one_hop_probabilities(model, features, nbrs, k, 0, active, device, batch_size, "GCN-E subgraphs")
 
 
 def gcn_e_clusters(nbrs: np.ndarray, sims: np.ndarray, confidence: np.ndarray, prob: np.ndarray, tau: float,

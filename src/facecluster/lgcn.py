@@ -115,20 +115,27 @@ def train_lgcn(features: np.ndarray, nbrs: np.ndarray, labels: np.ndarray, k1: i
 
 
 @torch.no_grad()
-def edge_probabilities(model: LGCN, features: np.ndarray, nbrs: np.ndarray, k1: int, k2: int, active: int,
-                       device: torch.device, batch_size: int = 256) -> np.ndarray:
-    """P(same identity) of every (pivot, 1-hop) pair, both directions averaged → (N, k1) aligned with nbrs[:, 1:k1+1]."""
+def one_hop_probabilities(model: LGCN, features: np.ndarray, nbrs: np.ndarray, k1: int, k2: int, active: int,
+                          device: torch.device, batch_size: int = 256, name: str = "L-GCN pivots") -> np.ndarray:
+    """P(same identity as the pivot) of each pivot's k1 nearest neighbours, every node a pivot → (N, k1)."""
     model.eval()
     x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(device)
     n = nbrs.shape[0]
     prob = np.zeros((n, k1), dtype=np.float32)
-    progress = Progress("L-GCN pivots", n)
+    progress = Progress(name, n)
     for lo in range(0, n, batch_size):
         pivots = np.arange(lo, min(lo + batch_size, n))
         h, adj, one_hop = _batch(x, nbrs, pivots, k1, k2, active, device)
         p = torch.softmax(model(h, adj), dim=-1)[..., 1]
         prob[pivots] = torch.gather(p, 1, one_hop).cpu().numpy()
         progress.update(pivots[-1] + 1)
+    return prob
+
+
+def edge_probabilities(model: LGCN, features: np.ndarray, nbrs: np.ndarray, k1: int, k2: int, active: int,
+                       device: torch.device, batch_size: int = 256) -> np.ndarray:
+    """:func:`one_hop_probabilities` with both directions of a pair averaged (aligned with nbrs[:, 1:k1+1])."""
+    prob = one_hop_probabilities(model, features, nbrs, k1, k2, active, device, batch_size)
     return symmetrise(nbrs[:, 1 : k1 + 1], prob)
 
 
