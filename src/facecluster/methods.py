@@ -17,9 +17,7 @@ import numpy as np
 
 from . import classic_baselines as cb
 from .cdp import cdp_clusters
-from .metrics import pairwise_scores
-from .progress import Progress
-from .threshold import threshold_clusters
+from .threshold import search_grid, threshold_clusters
 
 
 @dataclass(frozen=True)
@@ -63,21 +61,6 @@ def run_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, value: float
     spec = METHODS[name]
     k = settings["k"]
     return spec.run(nbrs[:, :k], sims[:, :k], value, settings, **prepared)
-
-
-def search_grid(cluster: Callable[[float], np.ndarray], labels: np.ndarray, grid: np.ndarray, name: str
-                ) -> tuple[float, list[tuple[float, float]], list[tuple[float, float, float]]]:
-    """The grid value whose clustering ``cluster(value)`` has the highest pairwise F against
-    ``labels`` (ties: the smallest value). Returns ``(best, [(value, F)], [(value, P, R)])``."""
-    curve, curve_pr = [], []
-    progress = Progress(f"{name} search", len(grid))
-    for t, value in enumerate(grid):
-        scores = pairwise_scores(labels, cluster(float(value)))
-        curve.append((float(value), float(scores["fscore"])))
-        curve_pr.append((float(value), float(scores["precision"]), float(scores["recall"])))
-        progress.update(t + 1, f"{name}={value:.4f} F={scores['fscore']:.4f}")
-    best = max(curve, key=lambda c: (c[1], -c[0]))
-    return best[0], curve, curve_pr
 
 
 def tune_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray, settings: dict,

@@ -10,6 +10,8 @@ The same routine clusters Ada-NETS embeddings (DESIGN.md stage 7).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
@@ -53,6 +55,27 @@ def grid_from_config(segments: list[dict]) -> np.ndarray:
     return np.unique(np.concatenate([threshold_grid(**seg) for seg in segments]))
 
 
+def search_grid(cluster: Callable[[float], np.ndarray], labels: np.ndarray, grid: np.ndarray, name: str
+                ) -> tuple[float, list[tuple[float, float]], list[tuple[float, float, float]]]:
+    """The grid value whose clustering ``cluster(value)`` has the highest pairwise F against
+    ``labels`` (ties: the smallest value) — the one parameter search of the project.
+
+    Returns ``(best, [(value, F), ...], [(value, precision, recall), ...])``.
+    """
+    grid = np.sort(np.asarray(grid, dtype=np.float64))
+    if grid.size == 0:
+        raise ValueError("empty parameter grid")
+    curve, curve_pr = [], []
+    progress = Progress(f"{name} search", grid.size)
+    for t, value in enumerate(grid):
+        scores = pairwise_scores(labels, cluster(float(value)))
+        curve.append((float(value), float(scores["fscore"])))
+        curve_pr.append((float(value), float(scores["precision"]), float(scores["recall"])))
+        progress.update(t + 1, f"{name}={value:.4f} F={scores['fscore']:.4f}")
+    best = max(curve, key=lambda c: (c[1], -c[0]))
+    return best[0], curve, curve_pr
+
+
 def tune_threshold(
     nbrs: np.ndarray, sims: np.ndarray, labels_true: np.ndarray, grid: np.ndarray
 ) -> tuple[float, list[tuple[float, float]]]:
@@ -60,19 +83,12 @@ def tune_threshold(
 
     Returns ``(best_tau, [(tau, pairwise_f), ...])``; ties go to the smallest τ.
     """
-    grid = np.sort(np.asarray(grid, dtype=np.float64))
+    grid = np.asarray(grid, dtype=np.float64)
     if grid.size == 0:
         raise ValueError("empty threshold grid")
     # Edges below the smallest threshold never matter: filter once.
-    src, dst, edge_sims = edges_at_least(nbrs, sims, float(grid[0]))
+    src, dst, edge_sims = edges_at_least(nbrs, sims, float(grid.min()))
     n = nbrs.shape[0]
-    curve: list[tuple[float, float]] = []
-    progress = Progress("threshold search", grid.size)
-    for t, tau in enumerate(grid):
-        keep = edge_sims >= tau
-        f = pairwise_scores(labels_true, components(n, src[keep], dst[keep]))["fscore"]
-        curve.append((float(tau), float(f)))
-        progress.update(t + 1, f"tau={tau:.3f} F={f:.4f}")
-    best = max(curve, key=lambda c: (c[1], -c[0]))
-    return best[0], curve
-
+    best, curve, _ = search_grid(lambda tau: components(n, src[edge_sims >= tau], dst[edge_sims >= tau]), labels_true,
+                                 grid, "tau")
+    return best, curve

@@ -4,9 +4,8 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 from facecluster.io import save_json
 from facecluster.learned_methods import LEARNED, load_dependencies, load_model, load_split
-from facecluster.methods import search_grid
 from facecluster.progress import logger, setup_logging
-from facecluster.threshold import grid_from_config
+from facecluster.threshold import grid_from_config, search_grid
 from facecluster.training import start_training
 
 setup_logging()
