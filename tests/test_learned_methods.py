@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from facecluster.gcn_e import candidate_labels, gcn_e_clusters
+from facecluster.gcn_e import candidates, gcn_e_clusters
 from facecluster.gcn_v import GCNV, confidence_linking, confidence_targets, knn_operator
 from facecluster.lce import lce_clusters, pair_labels, shared_neighbour_fraction, symmetrise
 from facecluster.lgcn import LGCN, lgcn_clusters, pivot_labels, pivot_subgraphs
@@ -43,10 +43,10 @@ def test_gcn_v_model_shapes():
 
 def test_gcn_e_candidates_and_labels_by_hand():
     conf = np.array([0.5, 0.9, 0.1])
-    cand, same = candidate_labels(NBRS, conf, LABELS, 2)
     # node 0: neighbours 1 (conf .9 > .5, same id), 2 (.1, other id); node 2: 0 and 1 both higher, both other ids
-    np.testing.assert_array_equal(cand, [[True, False], [False, False], [True, True]])
-    np.testing.assert_array_equal(same, [[True, False], [True, False], [False, False]])
+    np.testing.assert_array_equal(candidates(NBRS, conf, 2), [[True, False], [False, False], [True, True]])
+    # GCN-E's training labels are L-GCN's one-hop labels: does each neighbour share the node's identity
+    np.testing.assert_array_equal(pivot_labels(LABELS, NBRS, np.arange(3), 2), [[1, 0], [1, 0], [0, 0]])
 
 
 def test_gcn_e_top_nodes_use_the_network_the_rest_gcn_v():

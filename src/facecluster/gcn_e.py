@@ -16,17 +16,19 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .gcn_v import confidence_linking
+from .gcn_v import higher_confidence_links
 from .lgcn import LGCN, one_hop_probabilities, train_lgcn
 from .threshold import components
 from .training import SGDSchedule
 
 
-def candidate_labels(nbrs: np.ndarray, confidence: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(is_candidate, same_identity)`` (N, k) for the first k neighbours (self excluded):
-    candidates have a higher confidence than the node; the label says whether they share its identity."""
-    cols = nbrs[:, 1 : k + 1]
-    return confidence[cols] > confidence[:, None], labels[cols] == labels[:, None]
+def candidates(nbrs: np.ndarray, confidence: np.ndarray, k: int) -> np.ndarray:
+    """Which of the first k neighbours (self excluded) have a higher confidence than the node (N, k) bool.
+
+    GCN-E's training labels are L-GCN's one-hop labels (:func:`facecluster.lgcn.pivot_labels`:
+    does the neighbour share the node's identity); at inference only candidates may be linked.
+    """
+    return confidence[nbrs[:, 1 : k + 1]] > confidence[:, None]
 
 
 def train_gcn_e(features: np.ndarray, nbrs: np.ndarray, labels: np.ndarray, k: int, active: int, hidden: int,
@@ -46,20 +48,10 @@ def gcn_e_clusters(nbrs: np.ndarray, sims: np.ndarray, confidence: np.ndarray, p
     """GCN-V linking for the low-confidence nodes, GCN-E's most likely candidate for the top fraction."""
     n, k = prob.shape
     top = confidence >= np.quantile(confidence, 1.0 - top_fraction)
-    cols = nbrs[:, 1 : k + 1]
-    score = np.where(confidence[cols] > confidence[:, None], prob, -1.0)
+    score = np.where(candidates(nbrs, confidence, k), prob, -1.0)
     best = score.argmax(axis=1)
     ok = top & (score[np.arange(n), best] >= 0.5)
-    # low-confidence nodes: GCN-V's rule (nearest higher-confidence neighbour with cos >= tau)
-    low = ~top
-    higher = (confidence[nbrs] > confidence[:, None]) & (nbrs != np.arange(n)[:, None])
-    has = higher.any(axis=1) & low
-    first = higher.argmax(axis=1)
-    rows = np.flatnonzero(has)
-    keep = sims[rows, first[rows]] >= tau
-    src = np.concatenate([np.flatnonzero(ok), rows[keep]]).astype(np.int64)
-    dst = np.concatenate([cols[ok, best[ok]], nbrs[rows[keep], first[rows[keep]]]]).astype(np.int64)
-    return components(n, src, dst)
-
-
-__all__ = ["candidate_labels", "train_gcn_e", "candidate_probabilities", "gcn_e_clusters", "confidence_linking"]
+    src, dst = higher_confidence_links(nbrs, sims, confidence, tau)
+    low = ~top[src]
+    return components(n, np.concatenate([np.flatnonzero(ok), src[low]]),
+                      np.concatenate([nbrs[ok, 1 + best[ok]].astype(np.int64), dst[low]]))

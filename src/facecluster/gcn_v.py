@@ -34,16 +34,20 @@ def confidence_targets(nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray) -
     return (raw / scale if scale > 0 else raw).astype(np.float32)
 
 
-def confidence_linking(nbrs: np.ndarray, sims: np.ndarray, confidence: np.ndarray, tau: float) -> np.ndarray:
-    """Link each node to its nearest neighbour of higher confidence if cos ≥ ``tau``; components."""
+def higher_confidence_links(nbrs: np.ndarray, sims: np.ndarray, confidence: np.ndarray, tau: float
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    """Edges ``(src, dst)``: each node to its nearest neighbour of higher confidence, if cos ≥ ``tau``."""
     n = nbrs.shape[0]
     higher = (confidence[nbrs] > confidence[:, None]) & (nbrs != np.arange(n)[:, None])
-    has = higher.any(axis=1)
-    first = higher.argmax(axis=1)
-    rows = np.flatnonzero(has)
-    dst = nbrs[rows, first[rows]]
-    keep = sims[rows, first[rows]] >= tau
-    return components(n, rows[keep], dst[keep].astype(np.int64))
+    rows = np.flatnonzero(higher.any(axis=1))
+    first = higher[rows].argmax(axis=1)
+    keep = sims[rows, first] >= tau
+    return rows[keep], nbrs[rows[keep], first[keep]].astype(np.int64)
+
+
+def confidence_linking(nbrs: np.ndarray, sims: np.ndarray, confidence: np.ndarray, tau: float) -> np.ndarray:
+    """Link each node to its nearest neighbour of higher confidence if cos ≥ ``tau``; components."""
+    return components(nbrs.shape[0], *higher_confidence_links(nbrs, sims, confidence, tau))
 
 
 class GCNV(nn.Module):
