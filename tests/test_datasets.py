@@ -168,3 +168,22 @@ def test_release_knn_errors(tmp_path, problem, message):
         np.save(path, np.concatenate([np.zeros((len(f), 1), dtype=np.int64), nbrs[:, 1:]], axis=1))
     with pytest.raises(InputError, match=message):
         import_release_knn(path, f, 8)
+
+
+def test_float16_npy_features_are_read_and_normalised_in_float32(tmp_path):
+    # npmscope ships float16 rows, L2-normalised before the cast: read them, re-normalise in float32
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((20, 384))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    np.save(tmp_path / "f16.npy", x.astype(np.float16))
+    got = read_features(str(tmp_path / "f16.npy"), dim=384)
+    assert got.dtype == np.float16
+    out = l2_normalise(got)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(out, x, atol=2e-3)
+    bad = x.astype(np.float16)
+    bad[3, 5] = np.nan
+    np.save(tmp_path / "bad16.npy", bad)
+    with pytest.raises(InputError, match=r"bad16.npy: features contain NaN values .*first in row 3"):
+        read_features(str(tmp_path / "bad16.npy"), dim=384)

@@ -170,3 +170,40 @@ def test_published_facts_are_checked_before_work(tmp_path, problem, message):
     log = "".join(p.read_text() for p in (tmp_path / "logs/own/test").glob("prepare_*.log"))
     assert message in log and test["features" if problem != "classes" else "labels"] in log
     assert not (tmp_path / ("results/own/test/features.npy" if problem != "classes" else "results/own/test/labels.npy")).exists()
+
+
+NPMSCOPE = REPO / "resources" / "npmscope"
+needs_npmscope = pytest.mark.skipif(
+    not (NPMSCOPE / "train.features.npy").exists(),
+    reason="npmscope is absent: resources/npmscope is linked by `make data` from ../shared/data/npmscope",
+)
+
+
+def test_default_run_skips_an_absent_if_present_dataset_with_a_message(repo_config_workdir):
+    # the repo's config.yaml lists npmscope with `if_present: true`; this scratch directory has no resources/
+    proc = run_snakemake(repo_config_workdir, "-n")
+    assert "skipping dataset 'npmscope' (run: if_present)" in proc.stderr
+    assert "resources/npmscope/" in proc.stderr and "results/synthetic/test/leaderboard.csv" in proc.stdout
+    assert "results/npmscope/" not in proc.stdout
+
+
+@needs_npmscope
+def test_npmscope_files_read_as_configured():
+    from facecluster.datasets import read_features, read_labels
+
+    cfg = yaml.safe_load((REPO / "config" / "datasets" / "npmscope.yaml").read_text())
+    for split, files in cfg["splits"].items():
+        x = read_features(str(REPO / files["features"]), dim=cfg["feature_dim"])
+        y = read_labels(str(REPO / files["labels"]), x.shape[0], files["features"])
+        assert x.dtype == np.float16 and x.shape[0] == files["n_samples"]
+        assert np.unique(y).size == files["n_classes"]
+
+
+@needs_npmscope
+def test_npmscope_dag_runs_in_the_default_target(repo_config_workdir):
+    (repo_config_workdir / "resources").mkdir()
+    (repo_config_workdir / "resources" / "npmscope").symlink_to(NPMSCOPE.resolve())
+    out = run_snakemake(repo_config_workdir, "-n").stdout
+    for job in ADA_NETS_JOBS:
+        assert f"rule {job}:" in out, job
+    assert "results/npmscope/test/leaderboard.csv" in out and "results/npmscope/test/metrics.json" in out

@@ -1,11 +1,12 @@
 """GCN pieces: the "gcn" aggregator, neighbour sampling, the allmax loss, training plumbing."""
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 import torch
 
 from facecluster.adjacency import build_adjacency
-from facecluster.gcn import AdaNetsGCN, NeighbourSampler, allmax_loss, embed, mean_operator, strip_self_loops, train_gcn
+from facecluster.gcn import AdaNetsGCN, NeighbourSampler, cluster_loss, embed, gcn_operator, order_graph, train_gcn, with_self_loops
 from facecluster.training import SGDSchedule, cosine_lr
 
 
@@ -14,56 +15,93 @@ def _ring(n=30, k=5):
     return build_adjacency(nbrs, np.ones((n, k), dtype=np.float32), k)
 
 
-def test_mean_operator_is_uniform_mean_over_neighbours_and_self():
+def test_gcn_operator_counts_the_node_twice_as_dgl_gcn_aggregator_on_a_self_looped_graph():
+    # The release: adjacency + I, then DGL's "gcn" aggregator (sum over in-neighbours + self) / (in-degree + 1).
+    # A node with d other neighbours: self 2/(d + 2), each neighbour 1/(d + 2) -- a uniform mean would give 1/(d + 1).
     adj = _ring()
-    op = mean_operator(adj).to_dense().numpy()
-    pattern = adj.toarray() > 0
-    expected = pattern / pattern.sum(axis=1, keepdims=True)
+    op = gcn_operator(adj).to_dense().numpy()
+    pattern = (adj.toarray() > 0).astype(float)
+    np.fill_diagonal(pattern, 1.0)
+    d = pattern.sum(axis=1) - 1  # other neighbours
+    expected = (pattern + np.eye(30)) / (d + 2)[:, None]
     np.testing.assert_allclose(op, expected, rtol=1e-6)
+    assert np.allclose(np.diag(op), 2 / (d + 2)) and not np.allclose(np.diag(op), 1 / (d + 1))
 
 
-def test_sage_layer_equals_linear_of_neighbourhood_mean():
+def test_sage_layer_equals_linear_of_gcn_aggregation():
     torch.manual_seed(0)
     adj = _ring()
     x = torch.randn(30, 8)
     model = AdaNetsGCN(8, 4)
-    op = mean_operator(adj)
-    got = model.sage1((x, None), op)
-    ref = model.sage1.lin_l(torch.from_numpy((adj.toarray() > 0) / (adj.toarray() > 0).sum(1, keepdims=True)).float() @ x)
+    got = model.sage1((x, None), gcn_operator(adj))
+    ref = model.sage1.lin_l(gcn_operator(adj).to_dense() @ x)
     torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
 
 
-def test_sampler_blocks():
+def test_release_init_is_dgl_xavier_with_relu_gain():
+    torch.manual_seed(0)
+    rel, pyg = AdaNetsGCN(256, 512, init="release"), AdaNetsGCN(256, 512, init="pyg")
+    # xavier_uniform(gain sqrt 2): U(-a, a), a = sqrt(2) * sqrt(6 / (fan_in + fan_out)); std = a / sqrt 3
+    a = np.sqrt(2.0) * np.sqrt(6.0 / (256 + 512))
+    w = rel.sage1.lin_l.weight.detach().numpy()
+    assert abs(w.std() - a / np.sqrt(3)) < 0.02 * a and np.abs(w).max() <= a
+    ratio = w.std() / pyg.sage1.lin_l.weight.detach().numpy().std()
+    assert 1.9 < ratio < 2.6  # PyG's kaiming(a = sqrt 5) is 2-2.4x smaller (2.0 at 256 -> 512)
+    # biases keep torch's default init (same distribution under both)
+    b_bound = 1 / np.sqrt(256)
+    assert np.abs(rel.sage1.lin_l.bias.detach().numpy()).max() <= b_bound
+
+
+def test_sampler_blocks_follow_dgl_sample_neighbors_plus_gcn_aggregator():
     adj = _ring(40, 12)
-    graph = strip_self_loops(adj)
+    graph = with_self_loops(adj)
     sampler = NeighbourSampler(graph, fanout=4, rng=np.random.default_rng(0))
     targets = np.array([5, 17, 3])
-    sources, op = sampler.block(targets)
-    dense = op.to_dense().numpy()
-    assert np.array_equal(sources[:3], targets) and len(set(sources)) == len(sources)
-    np.testing.assert_allclose(dense.sum(axis=1), 1.0, rtol=1e-6)
-    for r, t in enumerate(targets):
-        cols = np.flatnonzero(dense[r])
-        chosen = set(sources[cols]) - {t}
-        assert dense[r, r] > 0                       # itself
-        assert len(chosen) == 4                      # fanout distinct neighbours
-        assert chosen <= set(graph[t].indices)       # real neighbours only
-    # a node with fewer neighbours than the fanout keeps all of them
+    for _ in range(20):
+        sources, op = sampler.block(targets)
+        dense = op.to_dense().numpy()
+        assert np.array_equal(sources[:3], targets) and len(set(sources)) == len(sources)
+        np.testing.assert_allclose(dense.sum(axis=1), 1.0, rtol=1e-6)
+        for r, t in enumerate(targets):
+            cols = np.flatnonzero(dense[r])
+            assert set(sources[cols]) <= set(graph[t].indices)  # real neighbours (self included) only
+            # 4 sampled entries + the node itself: weights 1/5, the node 2/5 when its self-loop was drawn
+            assert np.isclose(dense[r, r], 1 / 5) or np.isclose(dense[r, r], 2 / 5)
+            assert len(cols) in (4, 5)
+    # over many draws the self-loop is drawn like any other entry (4 of 23 entries: p = 0.17)
+    drawn = [np.isclose(NeighbourSampler(graph, 4, np.random.default_rng(s)).block(np.array([0]))[1].to_dense()[0, 0], 0.4)
+             for s in range(300)]
+    assert 0.1 < np.mean(drawn) < 0.26
+    # a node with fewer entries than the fanout keeps all of them
     small = NeighbourSampler(graph, fanout=100, rng=np.random.default_rng(0))
     src, op = small.block(np.array([0]))
-    assert set(src) == set(graph[0].indices) | {0}
+    assert set(src) == set(graph[0].indices)
+    assert np.isclose(op.to_dense()[0, 0].item(), 2 / 24)  # 22 others + self-loop + self
     assert sampler._pos.max() == -1  # scratch space reset
 
 
-def test_allmax_loss():
-    emb = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0]]), dim=1)
+def test_cluster_loss_positive_term_averages_over_the_same_label_matrix_with_its_diagonal():
+    emb = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [1.0, 0.8], [0.0, 1.0]]), dim=1)
     labels = torch.tensor([0, 0, 1])
     s = emb @ emb.T
-    expected = torch.relu(0.9 - s[0, 1]) + torch.relu(1 + max(s[0, 2], s[1, 2]))
-    torch.testing.assert_close(allmax_loss(emb, labels), expected)
+    # release (ClusterLoss, allmax): same-label matrix incl. its diagonal = 5 entries, 2 of them off-diagonal
+    pos = 2 * torch.relu(0.9 - s[0, 1]) / 5
+    neg = torch.relu(1 + max(s[0, 2], s[1, 2]))
+    loss, terms = cluster_loss(emb, labels)
+    torch.testing.assert_close(loss, pos + neg)
+    assert not torch.isclose(loss, torch.relu(0.9 - s[0, 1]) + neg)  # the naive off-diagonal mean differs
+    assert np.isclose(terms["pos"], float(pos)) and np.isclose(terms["neg"], float(neg))
+    assert np.isclose(terms["max_neg_cos"], float(max(s[0, 2], s[1, 2])))
     # no positive pairs / no negatives: the missing term is 0, never NaN
-    assert torch.isfinite(allmax_loss(emb, torch.tensor([0, 1, 2])))
-    torch.testing.assert_close(allmax_loss(emb[:2], labels[:2]), torch.relu(0.9 - s[0, 1]))
+    assert torch.isfinite(cluster_loss(emb, torch.tensor([0, 1, 2]))[0])
+    torch.testing.assert_close(cluster_loss(emb[:2], labels[:2])[0], 2 * torch.relu(0.9 - s[0, 1]) / 4)
+
+
+def test_order_graph_is_symmetric_with_self_loops():
+    nbrs = np.array([[0, 1, 2], [1, 2, 0], [2, 0, 1], [3, 0, 1]])
+    g = order_graph(nbrs, 2).toarray()
+    assert (g == g.T).all() and (np.diag(g) == 1).all()
+    assert g[3, 0] == 1 and g[0, 3] == 1 and g[0, 2] == 1  # reverse edges of the top-2 lists
 
 
 def test_cosine_lr_schedule():
@@ -86,3 +124,20 @@ def test_train_and_embed_tiny():
     assert len(curve) == 3 and all(np.isfinite(c[1]) for c in curve)
     e = embed(model, x, adj, torch.device("cpu"))
     assert e.shape == (100, 8) and np.allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-5)
+
+
+def test_release_loss_types_average_the_hardest_pairs():
+    emb = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [1.0, 0.8], [0.0, 1.0], [0.3, 1.0]]), dim=1)
+    labels = torch.tensor([0, 0, 1, 2])
+    s = emb @ emb.T
+    same = labels[:, None] == labels[None, :]
+    negs = torch.sort(s[~same], descending=True)[0]  # 10 cross-label entries
+    allmax = cluster_loss(emb, labels, type="allmax")[0]
+    torch.testing.assert_close(allmax, 2 * torch.relu(0.9 - s[0, 1]) / 6 + torch.relu(1 + negs[0]))
+    torch.testing.assert_close(cluster_loss(emb, labels, type="maxmax")[0], torch.relu(0.9 - s[0, 1]) + torch.relu(1 + negs[0]))
+    torch.testing.assert_close(cluster_loss(emb, labels, type="allall")[0],
+                               2 * torch.relu(0.9 - s[0, 1]) / 6 + torch.relu(1 + negs).mean())
+    torch.testing.assert_close(cluster_loss(emb, labels, type="alltopk")[0],
+                               2 * torch.relu(0.9 - s[0, 1]) / 6 + torch.relu(1 + negs[:4]).mean())
+    with pytest.raises(ValueError, match="unknown GCN loss type"):
+        cluster_loss(emb, labels, type="bogus")

@@ -1,23 +1,38 @@
-"""The Ada-NETS GCN: two GraphSAGE layers with the "gcn" aggregator, an FC head and the
-"allmax" cluster loss; neighbour sampling in torch/numpy (no compiled PyG extras needed).
+"""The Ada-NETS GCN as released: two GraphSAGE layers with DGL's "gcn" aggregator, an FC
+head and the "allmax" cluster loss; neighbour sampling in numpy (no compiled PyG extras needed).
 
-Model (DESIGN.md stage 6)::
+Model (DESIGN.md stage 6; the release's ``GCN/net/gat.py``)::
 
     h1 = ReLU(SAGE_gcn(x))           d → hidden      then L2-normalise
     h2 = ReLU(SAGE_gcn(h1))          hidden → hidden
     e  = L2-normalise(PReLU(Linear(h2)))             = the embedding
 
-``SAGE_gcn`` is the GraphSAGE "gcn" aggregator: the *uniform* mean over a node's neighbours
-and itself, then a linear map. It is PyG's ``SAGEConv(aggr="sum", root_weight=False)`` applied
-to a row-normalised adjacency that contains the self-loops (so the sum is that mean).
+``SAGE_gcn`` is DGL's ``SAGEConv(aggregator_type="gcn")``: ``W · (Σ_{u∈N(v)} h_u + h_v) /
+(|N(v)| + 1) + b``. The release's graphs carry self-loops (``build_symmetric_adj(self_loop=True)``),
+so ``v`` is in its own ``N(v)`` and the aggregator adds it once more: with ``d`` other neighbours,
+``v`` weighs ``2/(d + 2)`` and each neighbour ``1/(d + 2)`` (:func:`gcn_operator`). Edge weights
+are ignored (``dgl.from_scipy`` keeps only the pattern). Here the linear map is PyG's
+``SAGEConv(aggr="sum", root_weight=False)`` applied to that operator, with DGL 0.5's initialisation
+of ``fc_neigh``: ``xavier_uniform_`` at gain ``√2`` (``init="release"``; PyG's own kaiming(a=√5)
+init, 2–2.4× smaller, is ``init="pyg"``); biases keep torch's default in both.
 
-Training (one mini-batch = one step): a seed node plus ``batch_neighbours`` (128) nodes drawn
-without replacement from its ``order_k`` (256) nearest neighbours form the output nodes; for
-each GraphSAGE layer every node's neighbourhood is ``fanout`` (80) neighbours drawn from the
-training graph (all of them when it has fewer), plus the node itself. Loss ("allmax") on the
-output nodes' embeddings, with ``S`` their cosine-similarity matrix::
+Training (one mini-batch = one step, the release's ``multigraph_NodeCollator``): a seed node plus
+``batch_neighbours`` (128) nodes drawn without replacement from its row of the *order graph*
+(the symmetric top-``order_k`` kNN graph with self-loops — the same file as the training graph in
+the release) form the output nodes; for each GraphSAGE layer every node's neighbourhood is
+``fanout`` (80) in-edges drawn without replacement from the training graph (all of them when it
+has fewer; the self-loop is an edge like any other), and the aggregator adds the node itself.
+Loss ("allmax", the release's ``ClusterLoss``) on the output nodes' embeddings, with ``S`` their
+cosine-similarity matrix and ``same`` the same-label matrix *including its diagonal*::
 
-    L = pos_weight · mean_{i≠j, same id} relu(pos_margin − S_ij) + relu(neg_margin + max_{different id} S_ij)
+    pos = pos_weight · mean_{(i, j) ∈ same} relu(pos_margin − S_ij)
+    neg = relu(neg_margin + max_{(i, j) ∉ same} S_ij)          L = pos + neg
+
+(``type: allmax``; the release's other types average other numbers of pairs: :data:`LOSS_TYPES`.)
+
+Both terms are logged. A GCN whose outputs collapse (a batch all but identical, so ``neg`` sits
+at ``1 + neg_margin`` and nothing moves) is refused with :class:`CollapseError` at the end of
+training and at inference, rather than handed on to become a one-cluster result.
 
 Inference runs both layers on every node's full neighbourhood of the split's adjacency.
 """
@@ -33,38 +48,64 @@ import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import SAGEConv
 
+from .collapse import check_embeddings_not_collapsed, check_training_not_collapsed
 from .progress import Progress
 from .training import SGDSchedule, train_loop
-
 
 class AdaNetsGCN(nn.Module):
     """Two GraphSAGE ("gcn" aggregator) layers + Linear/PReLU head; outputs L2-normalised embeddings."""
 
-    def __init__(self, in_dim: int, hidden: int = 512) -> None:
+    def __init__(self, in_dim: int, hidden: int = 512, init: str = "release") -> None:
         super().__init__()
         self.sage1 = SAGEConv(in_dim, hidden, aggr="sum", root_weight=False)
         self.sage2 = SAGEConv(hidden, hidden, aggr="sum", root_weight=False)
         self.fc = nn.Sequential(nn.Linear(hidden, hidden), nn.PReLU(hidden))
+        if init == "release":  # DGL 0.5 SAGEConv.reset_parameters: fc_neigh ~ xavier_uniform, gain sqrt(2)
+            gain = nn.init.calculate_gain("relu")
+            for layer in (self.sage1, self.sage2):
+                nn.init.xavier_uniform_(layer.lin_l.weight, gain=gain)
+        elif init != "pyg":
+            raise ValueError(f"unknown GCN init {init!r} (release or pyg)")
 
     def forward(self, x: torch.Tensor, adj1: torch.Tensor, adj2: torch.Tensor) -> torch.Tensor:
-        """``adj1``: (n1, n0) mean operator from the input nodes to layer-1 nodes; ``adj2``: (n2, n1)."""
+        """``adj1``: (n1, n0) aggregation operator from the input nodes to layer-1 nodes; ``adj2``: (n2, n1)."""
         h = F.normalize(F.relu(self.sage1((x, None), adj1)), dim=1)
         h = F.relu(self.sage2((h, None), adj2))
         return F.normalize(self.fc(h), dim=1)
 
 
-def allmax_loss(emb: torch.Tensor, labels: torch.Tensor, pos_margin: float = 0.9, neg_margin: float = 1.0, pos_weight: float = 1.0) -> torch.Tensor:
-    """The "allmax" cluster loss on L2-normalised embeddings (see the module docstring)."""
+#: the release's ``ClusterLoss`` types: how many of the smallest same-label / largest
+#: cross-label cosines each term averages (``None`` = all of them, ``"batch"`` = as many as the batch has nodes)
+LOSS_TYPES = {"allmax": (None, 1), "maxmax": (1, 1), "allall": (None, None), "alltopk": (None, "batch")}
+
+
+def cluster_loss(emb: torch.Tensor, labels: torch.Tensor, pos_margin: float = 0.9, neg_margin: float = 1.0,
+                 pos_weight: float = 1.0, type: str = "allmax") -> tuple[torch.Tensor, dict[str, float]]:
+    """The release's ``ClusterLoss`` on L2-normalised embeddings (module docstring; ``allmax`` is
+    the paper's and the release script's choice; ``maxmax``, ``allall``, ``alltopk`` are the
+    release's other types: the hardest positive only, every negative, the ``batch``-many hardest negatives).
+
+    Returns ``(loss, terms)``; ``terms`` holds ``pos``, ``neg``, ``max_neg_cos`` (the hardest
+    cross-identity cosine) and ``min_cos`` (the smallest cosine of the batch), as floats.
+    """
+    if type not in LOSS_TYPES:
+        raise ValueError(f"unknown GCN loss type {type!r} (one of {', '.join(LOSS_TYPES)})")
+    n_pos, n_neg = LOSS_TYPES[type]
     s = emb @ emb.T
     same = labels[:, None] == labels[None, :]
-    eye = torch.eye(len(labels), dtype=torch.bool, device=emb.device)
-    pos = same & ~eye
-    loss = emb.new_zeros(())
-    if pos.any():
-        loss = loss + pos_weight * F.relu(pos_margin - s[pos]).mean()
+    pos_s = s[same]  # the diagonal is in `same`, as in the release
+    if n_pos is not None:
+        pos_s = pos_s.topk(min(n_pos, pos_s.numel()), largest=False)[0]
+    pos = pos_weight * F.relu(pos_margin - pos_s).mean()
+    terms = {"pos": float(pos.detach()), "neg": 0.0, "max_neg_cos": float("nan"), "min_cos": float(s.detach().min())}
+    loss = pos
     if (~same).any():
-        loss = loss + F.relu(neg_margin + s[~same].max())
-    return loss
+        neg_s = s[~same]
+        k = neg_s.numel() if n_neg is None else len(labels) if n_neg == "batch" else n_neg
+        neg = F.relu(neg_margin + neg_s.topk(min(k, neg_s.numel()))[0]).mean()
+        loss = loss + neg
+        terms.update(neg=float(neg.detach()), max_neg_cos=float(neg_s.detach().max()))
+    return loss, terms
 
 
 def strip_self_loops(adj: sp.csr_matrix) -> sp.csr_matrix:
@@ -76,13 +117,24 @@ def strip_self_loops(adj: sp.csr_matrix) -> sp.csr_matrix:
     return out
 
 
-def mean_operator(adj: sp.csr_matrix) -> torch.Tensor:
-    """Uniform mean over each node's neighbours and itself, as a torch sparse CSR (N, N)."""
+def with_self_loops(adj: sp.csr_matrix) -> sp.csr_matrix:
+    """The adjacency's binary pattern with every diagonal entry present (CSR, sorted indices)."""
     a = strip_self_loops(adj) + sp.identity(adj.shape[0], dtype=np.float32, format="csr")
     a = a.tocsr()
     a.data[:] = 1.0
-    a.data /= np.repeat(np.diff(a.indptr), np.diff(a.indptr)).astype(np.float32)
-    return to_torch_csr(a)
+    a.sort_indices()
+    return a
+
+
+def gcn_operator(adj: sp.csr_matrix) -> torch.Tensor:
+    """DGL's "gcn" aggregation on a self-looped graph as a torch sparse CSR (N, N): node ``v`` with
+    ``d`` other neighbours weighs ``2/(d + 2)``, each neighbour ``1/(d + 2)``."""
+    a = with_self_loops(adj)
+    deg = np.diff(a.indptr).astype(np.float32)  # neighbours including the self-loop
+    op = sp.diags(1.0 / (deg + 1.0)) @ (a + sp.identity(a.shape[0], dtype=np.float32, format="csr"))
+    op = sp.csr_matrix(op, dtype=np.float32)
+    op.sort_indices()
+    return to_torch_csr(op)
 
 
 def to_torch_csr(m: sp.csr_matrix) -> torch.Tensor:
@@ -96,12 +148,14 @@ def to_torch_csr(m: sp.csr_matrix) -> torch.Tensor:
 
 
 class NeighbourSampler:
-    """Samples the two GraphSAGE blocks of a mini-batch from a CSR graph (self-loops excluded).
+    """Samples the GraphSAGE blocks of a mini-batch from a CSR graph, as DGL's
+    ``sample_neighbors(graph, targets, fanout, replace=False)`` + ``to_block`` + the "gcn" aggregator.
 
-    For each target node, up to ``fanout`` distinct neighbours are drawn uniformly (all when the
-    degree is at most ``fanout``), and the node itself is added; the block's operator is the
-    uniform mean over that set. Vectorised: random keys on the targets' CSR slices, one
-    ``lexsort`` per block; a reusable position array maps global to local ids.
+    For each target node, up to ``fanout`` distinct in-edges are drawn uniformly among its row
+    (all when the row has at most ``fanout`` entries; a self-loop in the graph is an entry like
+    any other); the block's operator is ``(Σ sampled h_u + h_v) / (sampled + 1)``. Vectorised:
+    random keys on the targets' CSR slices, one ``lexsort`` per block; a reusable position array
+    maps global to local ids.
     """
 
     def __init__(self, graph: sp.csr_matrix, fanout: int, rng: np.random.Generator) -> None:
@@ -111,8 +165,8 @@ class NeighbourSampler:
         self.rng = rng
         self._pos = np.full(graph.shape[0], -1, dtype=np.int64)
 
-    def block(self, targets: np.ndarray) -> tuple[np.ndarray, torch.Tensor]:
-        """Return ``(source nodes, operator (len(targets), len(sources)))``; sources start with ``targets``."""
+    def sample(self, targets: np.ndarray, fanout: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(row in targets, global id)`` of up to ``fanout`` entries drawn without replacement per target."""
         starts, ends = self.indptr[targets], self.indptr[targets + 1]
         deg = ends - starts
         seg = np.repeat(np.arange(targets.size), deg)
@@ -120,9 +174,14 @@ class NeighbourSampler:
         cand = self.indices[np.repeat(starts, deg) + offsets]
         order = np.lexsort((self.rng.random(cand.size), seg))
         rank = np.arange(cand.size) - np.repeat(np.cumsum(deg) - deg, deg)
-        chosen = order[rank < self.fanout]
-        rows = np.concatenate([np.arange(targets.size), seg[chosen]])
-        cols_global = np.concatenate([targets, cand[chosen]])
+        chosen = order[rank < fanout]
+        return seg[chosen], cand[chosen]
+
+    def block(self, targets: np.ndarray) -> tuple[np.ndarray, torch.Tensor]:
+        """Return ``(source nodes, operator (len(targets), len(sources)))``; sources start with ``targets``."""
+        seg, picked = self.sample(targets, self.fanout)
+        rows = np.concatenate([np.arange(targets.size), seg])
+        cols_global = np.concatenate([targets, picked])
         # local ids: targets first, then new nodes in first-seen order
         pos = self._pos
         pos[targets] = np.arange(targets.size)
@@ -136,8 +195,19 @@ class NeighbourSampler:
         pos[sources] = -1
         counts = np.bincount(rows, minlength=targets.size).astype(np.float32)
         op = sp.csr_matrix((1.0 / counts[rows], (rows, cols)), shape=(targets.size, sources.size), dtype=np.float32)
-        op.sum_duplicates()
+        op.sum_duplicates()  # a sampled self-loop and the added self sum to 2/(sampled + 1)
         return sources, to_torch_csr(op)
+
+
+def order_graph(knn_nbrs: np.ndarray, order_k: int) -> sp.csr_matrix:
+    """The release's order graph: the symmetric pattern of the top-``order_k`` kNN lists, with self-loops."""
+    n = knn_nbrs.shape[0]
+    nb = knn_nbrs[:, :order_k]
+    rows = np.repeat(np.arange(n), nb.shape[1])
+    cols = nb.reshape(-1).astype(np.int64)
+    keep = cols >= 0
+    a = sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (rows[keep], cols[keep])), shape=(n, n))
+    return with_self_loops(a.maximum(a.T.tocsr()))
 
 
 def train_gcn(
@@ -153,38 +223,50 @@ def train_gcn(
     loss_cfg: dict,
     device: torch.device,
     rng: np.random.Generator,
+    init: str = "release",
+    terms_out: dict[str, list[float]] | None = None,
 ) -> tuple[AdaNetsGCN, list]:
-    """Train :class:`AdaNetsGCN` on a labelled split; ``knn_nbrs`` (N, ≥ order_k) orders the seed's neighbours."""
+    """Train :class:`AdaNetsGCN` on a labelled split (module docstring).
+
+    ``knn_nbrs`` (N, ≥ order_k), self first, gives the order graph the output nodes are drawn
+    from; ``graph`` (self-loops added if missing) the neighbourhoods the layers sample. The loss
+    terms of every step go to ``terms_out``. Raises :class:`CollapseError` when the last steps'
+    batches are all but identical (module docstring).
+    """
     if knn_nbrs.shape[1] < order_k:
         raise ValueError(f"the training kNN has {knn_nbrs.shape[1]} columns; order_k={order_k} needs at least that many")
     x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(device)
     y = torch.from_numpy(labels.astype(np.int64)).to(device)
-    sampler = NeighbourSampler(strip_self_loops(graph), fanout, rng)
-    model = AdaNetsGCN(x.shape[1], hidden).to(device)
+    sampler = NeighbourSampler(with_self_loops(graph), fanout, rng)
+    order = NeighbourSampler(order_graph(knn_nbrs, order_k), batch_neighbours, rng)
+    model = AdaNetsGCN(x.shape[1], hidden, init).to(device)
     n = features.shape[0]
-    candidates = knn_nbrs[:, 1:order_k]
 
-    def step(_: int) -> torch.Tensor:
-        seed = int(rng.integers(n))
-        pick = rng.choice(candidates.shape[1], size=min(batch_neighbours, candidates.shape[1]), replace=False)
-        out_nodes = np.concatenate([[seed], candidates[seed, pick]]).astype(np.int64)
-        out_nodes = out_nodes[np.sort(np.unique(out_nodes, return_index=True)[1])]
+    def step(_: int) -> tuple[torch.Tensor, dict[str, float]]:
+        seed = np.array([int(rng.integers(n))])
+        _, picked = order.sample(seed, batch_neighbours)
+        out_nodes = np.concatenate([seed, picked[picked != seed[0]]]).astype(np.int64)
         mid_nodes, op2 = sampler.block(out_nodes)
         in_nodes, op1 = sampler.block(mid_nodes)
         emb = model(x[torch.from_numpy(in_nodes).to(device)], op1.to(device), op2.to(device))
-        return allmax_loss(emb, y[torch.from_numpy(out_nodes).to(device)], **loss_cfg)
+        return cluster_loss(emb, y[torch.from_numpy(out_nodes).to(device)], **loss_cfg)
 
-    curve = train_loop(model, schedule, step, "GCN")
+    terms: dict[str, list[float]] = terms_out if terms_out is not None else {}
+    curve = train_loop(model, schedule, step, "GCN", terms)
+    check_training_not_collapsed(curve, terms, "GCN training")
     return model, curve
 
 
 @torch.no_grad()
 def embed(model: AdaNetsGCN, features: np.ndarray, adj: sp.csr_matrix, device: torch.device) -> np.ndarray:
-    """Full-neighbourhood embeddings of every node on ``adj`` (float32 (N, hidden), L2-normalised)."""
+    """Full-neighbourhood embeddings of every node on ``adj`` (float32 (N, hidden), L2-normalised).
+
+    Raises :class:`CollapseError` when they are all but identical."""
     model.eval()
-    op = mean_operator(adj).to(device)
+    op = gcn_operator(adj).to(device)
     x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(device)
     progress = Progress("GCN inference", 1)
     out = model(x, op, op).cpu().numpy().astype(np.float32)
     progress.update(1)
+    check_embeddings_not_collapsed(out, "GCN inference")
     return out

@@ -11,6 +11,8 @@ import logging
 import sys
 import time
 
+import numpy as np
+
 logger = logging.getLogger("facecluster")
 
 
@@ -43,3 +45,19 @@ class Progress:
         eta = elapsed / frac - elapsed if frac > 0 else float("nan")
         msg = f"{self.name}: {done}/{self.total} ({100 * frac:.0f}%) elapsed {elapsed:.1f}s eta {eta:.1f}s"
         logger.info(msg + (f" {extra}" if extra else ""))
+
+
+def summarise_curve(curve: list[tuple[int, float, float]], terms: dict[str, list[float]] | None = None,
+                    window: int = 100) -> str:
+    """``loss first-window mean -> last-window mean`` (and the same for every term): did it learn?"""
+    n = len(curve)
+    if n == 0:
+        return "no training steps"
+    w = max(1, min(window, n // 2 or 1))
+    losses = np.array([c[1] for c in curve])
+    text = f"loss mean of the first {w} steps {losses[:w].mean():.5f} -> last {w} steps {losses[-w:].mean():.5f}"
+    for key, values in (terms or {}).items():
+        v = np.asarray(values, dtype=np.float64)
+        if v.size == n:
+            text += f"; {key} {v[:w].mean():.5f} -> {v[-w:].mean():.5f}"
+    return text

@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from .collapse import check_curve_not_flat
 from .metrics import pairwise_scores
 from .progress import Progress
 
@@ -58,7 +59,8 @@ def grid_from_config(segments: list[dict]) -> np.ndarray:
 def search_grid(cluster: Callable[[float], np.ndarray], labels: np.ndarray, grid: np.ndarray, name: str
                 ) -> tuple[float, list[tuple[float, float]], list[tuple[float, float, float]]]:
     """The grid value whose clustering ``cluster(value)`` has the highest pairwise F against
-    ``labels`` (ties: the smallest value) — the one parameter search of the project.
+    ``labels`` (ties: the smallest value) — the one parameter search of the project. A flat
+    curve (no value better than another) raises :class:`~facecluster.collapse.CollapseError`.
 
     Returns ``(best, [(value, F), ...], [(value, precision, recall), ...])``.
     """
@@ -72,6 +74,7 @@ def search_grid(cluster: Callable[[float], np.ndarray], labels: np.ndarray, grid
         curve.append((float(value), float(scores["fscore"])))
         curve_pr.append((float(value), float(scores["precision"]), float(scores["recall"])))
         progress.update(t + 1, f"{name}={value:.4f} F={scores['fscore']:.4f}")
+    check_curve_not_flat(curve, f"{name} search")
     best = max(curve, key=lambda c: (c[1], -c[0]))
     return best[0], curve, curve_pr
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .io import atomic_path
-from .progress import logger
+from .progress import logger, summarise_curve
 
 
 def select_device(preference: str = "auto") -> torch.device:
@@ -90,25 +90,31 @@ class SGDSchedule:
 def train_loop(
     model: torch.nn.Module,
     schedule: SGDSchedule,
-    step_fn: Callable[[int], torch.Tensor],
+    step_fn: Callable[[int], torch.Tensor | tuple[torch.Tensor, dict[str, float]]],
     name: str,
+    terms_out: dict[str, list[float]] | None = None,
 ) -> list[tuple[int, float, float]]:
-    """Run ``schedule.steps`` SGD steps; ``step_fn(step)`` returns the loss of one mini-batch.
+    """Run ``schedule.steps`` SGD steps; ``step_fn(step)`` returns the loss of one mini-batch,
+    or ``(loss, terms)`` with ``terms`` a dict of floats (the loss's parts, batch statistics).
 
-    Logs ``step/total, loss (running mean), lr, steps/s`` to the ``facecluster`` logger at most
-    every ``schedule.log_every`` seconds and returns the loss curve ``[(step, loss, lr), ...]``
-    (every step), which is stored in the checkpoint.
+    Logs ``step/total, loss (running mean), terms, lr, steps/s`` to the ``facecluster`` logger at
+    most every ``schedule.log_every`` seconds, then one summary line comparing the mean loss (and
+    terms) of the first and the last 100 steps. Returns the loss curve ``[(step, loss, lr), ...]``
+    (every step), which is stored in the checkpoint; the terms of every step are appended to the
+    lists of ``terms_out`` (one list per term name) when it is given.
     """
     opt = schedule.make(model.parameters())
     model.train()
     curve: list[tuple[int, float, float]] = []
+    terms_log: dict[str, list[float]] = terms_out if terms_out is not None else {}
     start = last = time.perf_counter()
     running = None
     for step in range(1, schedule.steps + 1):
         lr = cosine_lr(step, schedule.lr, schedule.warmup, schedule.steps)
         for group in opt.param_groups:
             group["lr"] = lr
-        loss = step_fn(step)
+        out = step_fn(step)
+        loss, terms = (out if isinstance(out, tuple) else (out, {}))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -117,10 +123,15 @@ def train_loop(
             raise FloatingPointError(f"{name}: loss became {value} at step {step} (lr {lr:g})")
         running = value if running is None else 0.95 * running + 0.05 * value
         curve.append((step, value, lr))
+        for key, term in terms.items():
+            terms_log.setdefault(key, []).append(float(term))
         now = time.perf_counter()
         if step == 1 or step == schedule.steps or now - last >= schedule.log_every:
             last = now
-            logger.info("%s step %d/%d loss %.5f (avg %.5f) lr %.5f %.1f steps/s", name, step, schedule.steps, value, running, lr, step / (now - start))
+            parts = "".join(f" {key} {float(term):.5f}" for key, term in terms.items())
+            logger.info("%s step %d/%d loss %.5f (avg %.5f)%s lr %.5f %.1f steps/s", name, step, schedule.steps, value,
+                        running, parts, lr, step / (now - start))
+    logger.info("%s: %s", name, summarise_curve(curve, terms_log))
     model.eval()
     return curve
 

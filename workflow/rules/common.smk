@@ -1,6 +1,7 @@
 # Configuration look-ups and input functions shared by all rule files.
 import glob
 import os
+import sys
 
 import yaml
 from snakemake.utils import validate
@@ -50,6 +51,28 @@ for _ds, _run in config["run"].items():
 KNOWN_METHODS = ["ada_nets", *METHODS, *LEARNED]
 
 
+def _absent_raw_files(ds_name, splits):
+    """Raw files of the given splits (and the train split) that do not exist (none for synthetic)."""
+    ds = DATASETS[ds_name]
+    if ds["format"] == "synthetic":
+        return []
+    wanted = dict.fromkeys([*splits, ds["train_split"]])
+    return [p for split in wanted for p, _ in _raw_files(ds_name, split) if not os.path.exists(p)]
+
+
+def _datasets_to_run():
+    """config['run'] without the `if_present` datasets whose raw files are missing (said on stderr)."""
+    run = {}
+    for ds, entry in config["run"].items():
+        absent = _absent_raw_files(ds, entry["splits"]) if entry.get("if_present") else []
+        if absent:
+            print(f"facecluster: skipping dataset '{ds}' (run: if_present): {len(absent)} raw file(s) missing, "
+                  f"e.g. {absent[0]}; source: {DATASETS[ds]['source']}", file=sys.stderr)
+            continue
+        run[ds] = entry
+    return run
+
+
 def is_labelled(ds, split):
     """Whether a split has labels (synthetic splits always do)."""
     d = DATASETS[ds]
@@ -61,7 +84,7 @@ def all_targets():
     clusters.csv and summary.json) and the report's figures; for labelled splits also every
     method's metrics.json and the leaderboard (unlabeled splits get no metrics)."""
     targets = []
-    for ds, run in config["run"].items():
+    for ds, run in RUN.items():
         methods = methods_of(ds)
         for split in run["splits"]:
             for m in methods:
@@ -120,6 +143,9 @@ def check_raw_files(wildcards):
             f"dataset '{wildcards.ds}' (config/datasets/{wildcards.ds}.yaml): {len(missing)} raw file(s) missing:\n"
             f"{lines}\nThey come from: {ds['source']}\nPut them at these paths (see the README section on this dataset)."
         )
+
+
+RUN = _datasets_to_run()
 
 
 def raw_features(wildcards):

@@ -2,6 +2,7 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
+from facecluster.collapse import check_not_single_cluster
 from facecluster.io import load_json, save_json, save_npy
 from facecluster.learned_methods import LEARNED, load_dependencies, load_model, load_split
 from facecluster.progress import logger, setup_logging
@@ -23,5 +24,6 @@ if spec.param:
 clusters, info = spec.cluster(predicted, data, value, cfg)
 params.update(info)
 logger.info("%s -> %d clusters (%s)", method, clusters.max() + 1, params)
+check_not_single_cluster(clusters, f"{method} on {snakemake.input[0]}")
 save_npy(snakemake.output.clusters, clusters)
 save_json(snakemake.output.params, params)

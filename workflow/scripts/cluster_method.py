@@ -5,6 +5,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 import numpy as np
 
 from facecluster.classic_baselines import minibatch_kmeans
+from facecluster.collapse import check_not_single_cluster
 from facecluster.io import load_json, load_knn, save_json, save_npy
 from facecluster.methods import METHODS, run_graph_method
 from facecluster.progress import logger, setup_logging
@@ -26,5 +27,6 @@ else:
     fixed = {key: value for key, value in settings.items() if key not in ("k", "tune", "grid", param)}
     params = {"k": settings["k"], param: tuned["value"], f"{param}_source": tuned["source"], **fixed}
 logger.info("%s %s -> %d clusters", method, params, clusters.max() + 1)
+check_not_single_cluster(clusters, f"{method} on {snakemake.input[0]}")
 save_npy(snakemake.output.clusters, clusters)
 save_json(snakemake.output.params, params)

@@ -15,9 +15,11 @@ device = start_training(cfg["seed"], snakemake.threads, cfg["device"])
 features = np.load(snakemake.input.features)
 nbrs, _ = load_knn(snakemake.input.knn)
 logger.info("training the GCN on %d nodes, device %s", features.shape[0], device)
+terms = {}
 model, curve = train_gcn(
     features, np.load(snakemake.input.labels), nbrs, load_sparse(snakemake.input.graph),
     SGDSchedule.from_config(cfg["train"]), cfg["hidden"], cfg["order_k"], cfg["batch_neighbours"],
-    cfg["fanout"], cfg["loss"], device, np.random.default_rng(cfg["seed"]),
+    cfg["fanout"], cfg["loss"], device, np.random.default_rng(cfg["seed"]), init=cfg["init"], terms_out=terms,
 )
-save_checkpoint(snakemake.output[0], model, cfg, curve, {"arch": {"in_dim": features.shape[1], "hidden": cfg["hidden"]}})
+save_checkpoint(snakemake.output[0], model, cfg, curve,
+                {"arch": {"in_dim": features.shape[1], "hidden": cfg["hidden"]}, "loss_terms": terms})
