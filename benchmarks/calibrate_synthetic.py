@@ -1,34 +1,47 @@
 """Calibration report of the synthetic benchmark (facecluster.synthetic).
 
-Generates the train and test splits with the default (or overridden) parameters and prints:
+Generates the train and test splits with the default (or overridden) parameters and prints every
+acceptance check of the benchmark as a table (figure, value, target range, pass/fail). Common
+to all rows: ``knn_cc`` = link i–j when j is among i's K = 80 nearest neighbours (self included)
+and cos >= tau, clusters = connected components; tau is always tuned on the *train* split (grid
+search, max pairwise F) and applied to test; scores are test pairwise F unless stated.
 
-* size statistics of the test split (samples, identities, singletons);
-* exact kNN precision@80 on test (80 nearest neighbours by cosine, self excluded, fraction
-  sharing the query's identity, averaged over samples);
-* ``knn_cc`` (link i–j when j is among i's K=80 nearest neighbours, self included, and
-  cos >= tau; connected components): tau tuned on train by grid search maximising pairwise F,
-  test pairwise F and BCubed F;
-* untrained mean smoothing: two rounds of ``X <- A X`` over the top-20 kNN graph (self
-  included, uniform weights, row-normalised), re-L2-normalised, then ``knn_cc`` with its own
-  train-tuned tau; the *smoothing gap* is its test F minus plain ``knn_cc``'s;
-* learned-projection headroom: the top ``--proj-dims`` eigen-directions of the within-class
-  scatter of the *train* split are projected out (a label-trained linear map, LDA-like), rows
-  re-normalised, and ``knn_cc`` is run again (tau tuned on projected train), with and without
-  the two smoothing rounds.
+* size statistics of the test split (samples, identities, singletons, share in identities > 80);
+* exact kNN precision@80 on test (80 nearest neighbours by cosine, self excluded, share with the
+  query's identity, averaged over samples);
+* ``knn_cc`` on the raw features: the reference F of every other row;
+* learned linear maps (learned on train labels, applied to both splits, rows re-normalised, then
+  ``knn_cc``): within-class whitening (``Sw^-1/2`` of the pooled within-class covariance, with a
+  ridge of 1e-3 x its mean eigenvalue), and projecting out the top r in {4, 16, 64}
+  eigen-directions of the within-class scatter. Target: each <= ``knn_cc`` + 0.05;
+* the graph-free MLP control (``--mlp-control``, about a minute of CPU at 20,000 per split):
+  :class:`facecluster.gcn.AdaNetsGCN` trained with :func:`facecluster.gcn.train_gcn` on train with
+  an identity-only graph (every node its own neighbourhood, so the two GraphSAGE layers act per
+  sample: an MLP) and the ``gcn:`` settings of ``config/datasets/synthetic.yaml``; both splits are
+  embedded on identity graphs, then kNN and ``knn_cc``. Target: <= ``knn_cc`` + 0.05;
+* clean neighbourhoods: two rounds of ``X <- A X`` (uniform mean, rows re-normalised at the end)
+  where row i of A averages i's first k*_i cosine-kNN entries, *self included in column 0 and
+  counted in k** (k*_i = :func:`facecluster.max_q.max_q_indices` of the top-80 cosine kNN lists
+  with self first, beta 0.5, from each split's own labels: a label oracle, as Ada-NETS' training
+  target), then ``knn_cc``. Target: >= ``knn_cc`` + 0.15 (clean neighbourhoods carry
+  information);
+* noisy neighbourhoods: the same smoothing over the plain top-20 cosine kNN (self included).
+  Target: <= ``knn_cc`` + 0.08.
 
 The threshold grid is 0.30..0.99 step 0.01 plus 0.991..0.999 step 0.001 (smoothed features are
-very similar to each other, so their best tau can be above 0.99; a grid capped lower would
-handicap smoothing). Everything is deterministic for given arguments.
+very similar to each other, so their best tau can be above 0.99). Everything is deterministic for
+given arguments (the MLP control too, on CPU with one thread).
 
 Usage::
 
-    PYTHONPATH=src python benchmarks/calibrate_synthetic.py [--n-samples 20000] [--seed 0]
-        [--set mode_scale=1.2 --set spread=0.5 ...] [--json out.json]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/calibrate_synthetic.py [--n-samples 20000]
+        [--seed 0] [--set family_spread=0.6 --set spread=0.5 ...] [--mlp-control] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -43,14 +56,30 @@ except ImportError:  # running from a checkout without an installed package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from facecluster.knn import exact_knn
+from facecluster.max_q import max_q_indices
 from facecluster.metrics import evaluate
 from facecluster.synthetic import SyntheticParams, generate_split, params_from_dict
 from facecluster.threshold import threshold_clusters, threshold_grid, tune_threshold
 
+REPO = Path(__file__).resolve().parents[1]
 K = 80
 SMOOTH_K = 20
 SMOOTH_ROUNDS = 2
+PROJ_DIMS = (4, 16, 64)
+WHITEN_RIDGE = 1e-3
+BETA = 0.5
 GRID = np.concatenate([threshold_grid(0.30, 0.99, 0.01), threshold_grid(0.991, 0.999, 0.001)])
+
+# Acceptance ranges: (low, high) on the figure itself, or on its gain over knn_cc ("gain" rows).
+TARGETS = {
+    "precision_at_80": (0.55, 0.80),
+    "knn_cc": (0.55, 0.75),
+    "whiten": (None, 0.05),
+    **{f"proj{r}": (None, 0.05) for r in PROJ_DIMS},
+    "mlp": (None, 0.05),
+    "smooth_kstar": (0.15, None),
+    "smooth_top20": (None, 0.08),
+}
 
 
 def knn_precision(nbrs: np.ndarray, labels: np.ndarray, k: int = K) -> float:
@@ -58,14 +87,15 @@ def knn_precision(nbrs: np.ndarray, labels: np.ndarray, k: int = K) -> float:
     return float((labels[nbrs[:, 1 : k + 1]] == labels[:, None]).mean())
 
 
-def mean_smooth(features: np.ndarray, nbrs: np.ndarray, k: int = SMOOTH_K, rounds: int = SMOOTH_ROUNDS) -> np.ndarray:
-    """``rounds`` applications of ``X <- A X`` with A the uniform top-k (self included) kNN
-    averaging matrix (row-normalised), then L2-normalise rows."""
+def mean_smooth(features: np.ndarray, nbrs: np.ndarray, counts: np.ndarray | int = SMOOTH_K,
+                rounds: int = SMOOTH_ROUNDS) -> np.ndarray:
+    """``rounds`` applications of ``X <- A X``, A averaging row i over ``nbrs[i, :counts_i]``
+    (column 0 = self, so self is included and counted) with uniform weights; then L2-normalise."""
     n = features.shape[0]
-    a = sp.csr_matrix(
-        (np.full(n * k, 1.0 / k), nbrs[:, :k].reshape(-1).astype(np.int64), np.arange(0, n * k + 1, k)),
-        shape=(n, n),
-    )
+    counts = np.broadcast_to(np.asarray(counts, dtype=np.int64), (n,))
+    mask = np.arange(nbrs.shape[1])[None, :] < counts[:, None]
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    a = sp.csr_matrix((np.repeat(1.0 / counts, counts), nbrs[mask].astype(np.int64), indptr), shape=(n, n))
     x = features.astype(np.float64)
     for _ in range(rounds):
         x = a @ x
@@ -73,41 +103,84 @@ def mean_smooth(features: np.ndarray, nbrs: np.ndarray, k: int = SMOOTH_K, round
     return x.astype(np.float32)
 
 
-def within_class_projection(features: np.ndarray, labels: np.ndarray, dims: int) -> np.ndarray:
-    """Orthonormal (d, dims) basis of the top within-class-scatter directions of a labelled split."""
+def within_class_scatter(features: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Pooled within-class covariance (d, d) of a labelled split."""
     x = features.astype(np.float64)
     n_ids = int(labels.max()) + 1
     means = np.zeros((n_ids, x.shape[1]))
     np.add.at(means, labels, x)
-    means /= np.bincount(labels, minlength=n_ids)[:, None]
+    means /= np.maximum(np.bincount(labels, minlength=n_ids), 1)[:, None]
     w = x - means[labels]
-    _, vecs = np.linalg.eigh(w.T @ w)
+    return w.T @ w / len(x)
+
+
+def whitening_map(scatter: np.ndarray, ridge: float = WHITEN_RIDGE) -> np.ndarray:
+    """``(Sw + ridge * mean eigenvalue * I)^-1/2`` (symmetric)."""
+    vals, vecs = np.linalg.eigh(scatter)
+    vals = np.maximum(vals, 0.0) + ridge * vals.mean()
+    return (vecs / np.sqrt(vals)) @ vecs.T
+
+
+def top_directions(scatter: np.ndarray, dims: int) -> np.ndarray:
+    """Orthonormal (d, dims) basis of the top eigen-directions of a scatter matrix."""
+    _, vecs = np.linalg.eigh(scatter)
     return vecs[:, ::-1][:, :dims]
 
 
-def project_out(features: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    x = features.astype(np.float64)
-    x = x - (x @ basis) @ basis.T
+def linear_map(features: np.ndarray, m: np.ndarray) -> np.ndarray:
+    x = features.astype(np.float64) @ m
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     return x.astype(np.float32)
 
 
+def project_out(features: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    return linear_map(features, np.eye(basis.shape[0]) - basis @ basis.T)
+
+
+def _with_knn(x: np.ndarray, y: np.ndarray, k: int = K + 1) -> tuple:
+    nbrs, sims = exact_knn(x, k)
+    return x, y, nbrs, sims
+
+
 def knn_cc(train: tuple, test: tuple, grid: np.ndarray = GRID) -> dict:
     """Tune tau on ``train=(X, y, nbrs, sims)``, apply to ``test``; return tau and test scores."""
-    xa, ya, na, sa = train
-    xb, yb, nb, sb = test
+    _, ya, na, sa = train
+    _, yb, nb, sb = test
     tau, _ = tune_threshold(na[:, :K], sa[:, :K], ya, grid)
     scores = evaluate(yb, threshold_clusters(nb[:, :K], sb[:, :K], tau))
     return {"tau": float(tau), "pairwise": scores["pairwise"], "bcubed": scores["bcubed"],
             "n_clusters_pred": scores["n_clusters_pred"]}
 
 
-def _with_knn(x: np.ndarray, y: np.ndarray) -> tuple:
-    nbrs, sims = exact_knn(x, K + 1)
-    return x, y, nbrs, sims
+def mlp_control(tr: tuple, te: tuple, gcn_cfg: dict | None = None) -> dict:
+    """The graph-free control: the Ada-NETS GCN trained and applied on identity graphs (an MLP)."""
+    import torch
+    import yaml
+
+    from facecluster.gcn import embed, train_gcn
+    from facecluster.training import SGDSchedule, seed_everything
+
+    if gcn_cfg is None:
+        gcn_cfg = yaml.safe_load((REPO / "config" / "datasets" / "synthetic.yaml").read_text())["gcn"]
+    cfg = gcn_cfg
+    cpu = torch.device("cpu")
+    seed = int(cfg.get("seed", 0))
+    seed_everything(seed)
+    n_tr = len(tr[1])
+    order_k = min(int(cfg["order_k"]), n_tr)
+    kn, _ = exact_knn(tr[0], order_k)
+    net, curve = train_gcn(tr[0], tr[1], kn, sp.identity(n_tr, dtype=np.float32, format="csr"),
+                           SGDSchedule.from_config(cfg["train"]), cfg["hidden"], order_k,
+                           cfg["batch_neighbours"], cfg["fanout"], cfg["loss"], cpu, np.random.default_rng(seed))
+    em = [_with_knn(embed(net, d[0], sp.identity(len(d[1]), dtype=np.float32, format="csr"), cpu), d[1])
+          for d in (tr, te)]
+    res = knn_cc(em[0], em[1])
+    res["precision_at_80"] = knn_precision(em[1][2], em[1][1])
+    res["final_loss"] = float(np.mean([c[1] for c in curve[-50:]]))
+    return res
 
 
-def calibrate(params: SyntheticParams, seed: int = 0, headroom: bool = True, proj_dims: int = 16) -> dict:
+def calibrate(params: SyntheticParams, seed: int = 0, mlp: bool = False, gcn_cfg: dict | None = None) -> dict:
     """Compute every figure of the calibration table (see the module docstring)."""
     t0 = time.perf_counter()
     tr = _with_knn(*generate_split(params, "train", seed))
@@ -119,70 +192,105 @@ def calibrate(params: SyntheticParams, seed: int = 0, headroom: bool = True, pro
         "singletons": int((counts == 1).sum()),
         "frac_samples_in_ids_gt80": float(counts[counts > K].sum() / counts.sum()),
         "precision_at_80": knn_precision(te[2], te[1]),
+        "precision_at_20": knn_precision(te[2], te[1], SMOOTH_K),
         "precision_at_80_train": knn_precision(tr[2], tr[1]),
     }
-    res["knn_cc"] = knn_cc(tr, te)
-    sm_tr = _with_knn(mean_smooth(tr[0], tr[2]), tr[1])
-    sm_te = _with_knn(mean_smooth(te[0], te[2]), te[1])
-    res["smoothed"] = knn_cc(sm_tr, sm_te)
-    res["smoothing_gap"] = res["smoothed"]["pairwise"]["fscore"] - res["knn_cc"]["pairwise"]["fscore"]
-    if headroom:
-        basis = within_class_projection(tr[0], tr[1], proj_dims)
-        pr_tr = _with_knn(project_out(tr[0], basis), tr[1])
-        pr_te = _with_knn(project_out(te[0], basis), te[1])
-        res["proj_dims"] = proj_dims
-        res["projected_precision_at_80"] = knn_precision(pr_te[2], pr_te[1])
-        res["projected"] = knn_cc(pr_tr, pr_te)
-        ps_tr = _with_knn(mean_smooth(pr_tr[0], pr_tr[2]), tr[1])
-        ps_te = _with_knn(mean_smooth(pr_te[0], pr_te[2]), te[1])
-        res["projected_smoothed"] = knn_cc(ps_tr, ps_te)
-        base = res["knn_cc"]["pairwise"]["fscore"]
-        res["headroom"] = res["projected"]["pairwise"]["fscore"] - base
-        res["headroom_smoothed"] = res["projected_smoothed"]["pairwise"]["fscore"] - base
+    methods = {"knn_cc": knn_cc(tr, te)}
+
+    scatter = within_class_scatter(tr[0], tr[1])
+    maps = {"whiten": whitening_map(scatter)}
+    for r in PROJ_DIMS:
+        b = top_directions(scatter, r)
+        maps[f"proj{r}"] = np.eye(b.shape[0]) - b @ b.T
+    for name, m in maps.items():
+        methods[name] = knn_cc(_with_knn(linear_map(tr[0], m), tr[1]), _with_knn(linear_map(te[0], m), te[1]))
+
+    if mlp:
+        methods["mlp"] = mlp_control(tr, te, gcn_cfg)
+
+    kstar = {}
+    for split, d in (("train", tr), ("test", te)):
+        kstar[split] = max_q_indices(d[2][:, :K], d[1], beta=BETA)
+    res["kstar_mean_test"] = float(kstar["test"].mean())
+    res["kstar_median_test"] = float(np.median(kstar["test"]))
+    methods["smooth_kstar"] = knn_cc(_with_knn(mean_smooth(tr[0], tr[2], kstar["train"]), tr[1]),
+                                     _with_knn(mean_smooth(te[0], te[2], kstar["test"]), te[1]))
+    methods["smooth_top20"] = knn_cc(_with_knn(mean_smooth(tr[0], tr[2], SMOOTH_K), tr[1]),
+                                     _with_knn(mean_smooth(te[0], te[2], SMOOTH_K), te[1]))
+    res["methods"] = methods
+    base = methods["knn_cc"]["pairwise"]["fscore"]
+    res["gain"] = {k: v["pairwise"]["fscore"] - base for k, v in methods.items() if k != "knn_cc"}
+    res["checks"] = checks(res)
     res["seconds"] = time.perf_counter() - t0
     return res
 
 
+def _in(value: float, lo: float | None, hi: float | None) -> bool:
+    return (lo is None or value >= lo) and (hi is None or value <= hi)
+
+
+def checks(res: dict) -> dict:
+    """``{name: passed}`` for every acceptance range whose figure was computed."""
+    out = {"precision_at_80": _in(res["precision_at_80"], *TARGETS["precision_at_80"]),
+           "knn_cc": _in(res["methods"]["knn_cc"]["pairwise"]["fscore"], *TARGETS["knn_cc"])}
+    for name, gain in res["gain"].items():
+        out[name] = _in(gain, *TARGETS[name])
+    return out
+
+
+def _target_text(name: str) -> str:
+    lo, hi = TARGETS[name]
+    if name in ("precision_at_80", "knn_cc"):
+        return f"{lo:.2f} – {hi:.2f}"
+    return f"gain >= {lo:+.2f}" if hi is None else f"gain <= {hi:+.2f}"
+
+
+LABELS = {
+    "knn_cc": "knn_cc (K=80)",
+    "whiten": "within-class whitening + knn_cc",
+    **{f"proj{r}": f"project out top-{r} within-class dirs + knn_cc" for r in PROJ_DIMS},
+    "mlp": "graph-free MLP control + knn_cc",
+    "smooth_kstar": "smooth x2 over max-Q k* (oracle) + knn_cc",
+    "smooth_top20": "smooth x2 over top-20 kNN + knn_cc",
+}
+
+
 def format_table(res: dict, params: SyntheticParams, seed: int) -> str:
-    rows = [
-        ("n_samples (test)", f"{res['n_samples']}"),
-        ("n_identities (test)", f"{res['n_identities']}"),
-        ("singletons (test)", f"{res['singletons']}"),
-        ("samples in ids > 80", f"{res['frac_samples_in_ids_gt80']:.3f}"),
-        ("precision@80 (test)", f"{res['precision_at_80']:.3f}"),
-    ]
-
-    def method(name: str, r: dict) -> None:
-        rows.append((f"{name}: tau (train)", f"{r['tau']:.3f}"))
-        pw, bc = r["pairwise"], r["bcubed"]
-        rows.append((f"{name}: pairwise P / R / F", f"{pw['precision']:.3f} / {pw['recall']:.3f} / {pw['fscore']:.3f}"))
-        rows.append((f"{name}: BCubed F", f"{bc['fscore']:.3f}"))
-
-    method("knn_cc", res["knn_cc"])
-    method("smooth2+knn_cc", res["smoothed"])
-    rows.append(("smoothing gap (F)", f"{res['smoothing_gap']:+.3f}"))
-    if "projected" in res:
-        d = res["proj_dims"]
-        rows.append((f"proj{d}: precision@80", f"{res['projected_precision_at_80']:.3f}"))
-        method(f"proj{d}+knn_cc", res["projected"])
-        method(f"proj{d}+smooth2+knn_cc", res["projected_smoothed"])
-        rows.append((f"headroom proj{d} (F)", f"{res['headroom']:+.3f}"))
-        rows.append((f"headroom proj{d}+smooth2 (F)", f"{res['headroom_smoothed']:+.3f}"))
-    rows.append(("seconds", f"{res['seconds']:.1f}"))
-    width = max(len(r[0]) for r in rows)
-    head = f"synthetic calibration: seed={seed}, n_samples={params.n_samples}, dim={params.dim}"
-    return "\n".join([head, "-" * len(head)] + [f"{a:<{width}}  {b}" for a, b in rows])
+    head = f"synthetic calibration: seed={seed}, n_samples={params.n_samples}/split, dim={params.dim}"
+    rows = [("figure (test split)", "tau", "P / R / F (pairwise)", "BCubed F", "gain", "target", "ok")]
+    ok = res["checks"]
+    rows.append(("identities / singletons", "", f"{res['n_identities']} / {res['singletons']}", "", "", "", ""))
+    rows.append(("samples in identities > 80", "", f"{res['frac_samples_in_ids_gt80']:.3f}", "", "", "", ""))
+    rows.append(("kNN precision@20", "", f"{res['precision_at_20']:.3f}", "", "", "", ""))
+    rows.append(("k* (max-Q, self counted) mean / median", "", f"{res['kstar_mean_test']:.1f} / {res['kstar_median_test']:.0f}",
+                 "", "", "", ""))
+    rows.append(("kNN precision@80", "", f"{res['precision_at_80']:.3f}", "", "", _target_text("precision_at_80"),
+                 "yes" if ok["precision_at_80"] else "NO"))
+    for name, r in res["methods"].items():
+        pw = r["pairwise"]
+        gain = "" if name == "knn_cc" else f"{res['gain'][name]:+.3f}"
+        rows.append((LABELS[name], f"{r['tau']:.3f}", f"{pw['precision']:.3f} / {pw['recall']:.3f} / {pw['fscore']:.3f}",
+                     f"{r['bcubed']['fscore']:.3f}", gain, _target_text(name), "yes" if ok[name] else "NO"))
+    rows.append(("seconds", "", f"{res['seconds']:.0f}", "", "", "", ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [head, "-" * len(head)]
+    for i, r in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append(f"all checks pass: {all(ok.values())}" + ("" if "mlp" in ok else " (MLP control not run: --mlp-control)"))
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n-samples", type=int, default=SyntheticParams.n_samples)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="generator seed")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a SyntheticParams field (repeatable)")
-    ap.add_argument("--proj-dims", type=int, default=16,
-                    help="within-class-scatter directions removed by the learned projection")
-    ap.add_argument("--no-headroom", action="store_true", help="skip the learned-projection rows")
+    ap.add_argument("--mlp-control", action="store_true",
+                    help="also train the graph-free MLP control (about 1 min of CPU at 20,000/split)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads for the MLP control")
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
 
@@ -193,10 +301,15 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--set expects KEY=VALUE, got {item!r}")
         overrides[key.strip()] = float(value)
     params = params_from_dict(overrides)
-    res = calibrate(params, args.seed, headroom=not args.no_headroom, proj_dims=args.proj_dims)
+    if args.mlp_control:
+        import torch
+
+        torch.set_num_threads(max(1, args.threads))
+    res = calibrate(params, args.seed, mlp=args.mlp_control)
     print(format_table(res, params, args.seed))
     if args.json:
-        args.json.write_text(json.dumps({"seed": args.seed, "overrides": overrides, **res}, indent=2))
+        args.json.write_text(json.dumps({"seed": args.seed, "overrides": overrides,
+                                         "params": dataclasses.asdict(params), **res}, indent=2))
     return 0
 
 

@@ -85,21 +85,56 @@ def neighbour_counts(k_pred: np.ndarray, k_star: np.ndarray, precision: dict[str
     _save(fig, path)
 
 
-def training_curves(curves: dict[str, list], path: str) -> None:
-    """Loss per step (thin) and its running mean (thick) for each trained model, lr on a twin axis."""
-    fig, axes = plt.subplots(1, max(1, len(curves)), figsize=(5.5 * max(1, len(curves)), 3.6), squeeze=False)
-    for ax, (name, curve) in zip(axes.ravel(), curves.items()):
-        step, loss, lr = np.array(curve, dtype=float).T
-        window = max(1, len(loss) // 50)
-        smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
+LOSS_PARTS = ("pos", "neg")
+
+
+def _running_mean(values: np.ndarray) -> tuple[int, np.ndarray]:
+    window = max(1, len(values) // 50)
+    return window, np.convolve(values, np.ones(window) / window, mode="valid")
+
+
+def training_curves(curves: dict[str, list], path: str, terms: dict[str, dict[str, list]] | None = None,
+                    references: dict[str, dict[str, float]] | None = None) -> None:
+    """One column per trained model. Top: loss per step (thin), its running mean (thick), the
+    running means of its parts (``pos``, ``neg``) and the lr (twin axis). Bottom (when the model
+    logged other per-step terms, e.g. the hardest cross-identity cosine or the batch |k̂ − k*|):
+    their running means, with horizontal ``references[name]`` lines (e.g. the best constant)."""
+    terms, references = terms or {}, references or {}
+    extra = {n: {k: v for k, v in terms.get(n, {}).items() if k not in LOSS_PARTS and len(v) == len(c)}
+             for n, c in curves.items()}
+    rows = 2 if any(extra.values()) else 1
+    cols = max(1, len(curves))
+    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 3.6 * rows), squeeze=False)
+    for col, (name, curve) in enumerate(curves.items()):
+        ax = axes[0, col]
+        step, loss, lr = np.array(curve, dtype=float)[:, :3].T
+        window, smooth = _running_mean(loss)
         ax.plot(step, loss, lw=0.5, alpha=0.4)
         ax.plot(step[window - 1:], smooth, lw=2, label="loss (running mean)")
+        for part in LOSS_PARTS:
+            values = np.asarray(terms.get(name, {}).get(part, []), dtype=float)
+            if values.size == step.size:
+                w, sm = _running_mean(values)
+                ax.plot(step[w - 1:], sm, lw=1.2, ls="--", label=f"{part} term")
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("step")
         ax.set_ylabel("loss")
+        ax.legend(fontsize=7, loc="upper right")
         twin = ax.twinx()
         twin.plot(step, lr, color="grey", ls=":", lw=1)
         twin.set_ylabel("learning rate", color="grey")
+        if rows == 2:
+            bx = axes[1, col]
+            for key, values in extra[name].items():
+                w, sm = _running_mean(np.asarray(values, dtype=float))
+                bx.plot(step[w - 1:], sm, lw=1.5, label=key)
+            for label, value in references.get(name, {}).items():
+                bx.axhline(value, color="black", ls=":", lw=1)
+                bx.annotate(label, (step[-1], value), fontsize=7, ha="right", va="bottom")
+            bx.set_xlabel("step")
+            bx.set_ylabel("per-batch statistic (running mean)")
+            if extra[name]:
+                bx.legend(fontsize=7)
     _save(fig, path)
 
 

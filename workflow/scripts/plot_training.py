@@ -5,6 +5,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 from facecluster.plots import training_curves
 from facecluster.training import load_checkpoint
 
-curves = {"adaptive filter": load_checkpoint(snakemake.input.adaptive_filter)["loss_curve"],
-          "GCN": load_checkpoint(snakemake.input.gcn)["loss_curve"]}
-training_curves(curves, snakemake.output[0])
+checkpoints = {"adaptive filter": load_checkpoint(snakemake.input.adaptive_filter), "GCN": load_checkpoint(snakemake.input.gcn)}
+training_curves({name: c["loss_curve"] for name, c in checkpoints.items()}, snakemake.output[0],
+                terms={name: c.get("loss_terms", {}) for name, c in checkpoints.items()},
+                references={name: c.get("references", {}) for name, c in checkpoints.items()})
