@@ -58,6 +58,7 @@ except ImportError:  # running from a checkout without an installed package
 from facecluster.knn import exact_knn
 from facecluster.max_q import max_q_indices
 from facecluster.metrics import evaluate
+from facecluster.io import l2_normalise
 from facecluster.synthetic import SyntheticParams, generate_split, params_from_dict
 from facecluster.threshold import threshold_clusters, threshold_grid, tune_threshold
 
@@ -180,11 +181,23 @@ def mlp_control(tr: tuple, te: tuple, gcn_cfg: dict | None = None) -> dict:
     return res
 
 
-def calibrate(params: SyntheticParams, seed: int = 0, mlp: bool = False, gcn_cfg: dict | None = None) -> dict:
-    """Compute every figure of the calibration table (see the module docstring)."""
+def load_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """``{split}.features.npy`` (any float dtype, re-normalised in float32) and ``{split}.labels.npy``
+    of a folder in the npmscope layout."""
+    x = l2_normalise(np.load(folder / f"{split}.features.npy"))
+    return x, np.load(folder / f"{split}.labels.npy").astype(np.int64)
+
+
+def calibrate(params: SyntheticParams, seed: int = 0, mlp: bool = False, gcn_cfg: dict | None = None,
+              data: Path | None = None) -> dict:
+    """Compute every figure of the calibration table (see the module docstring); with ``data``,
+    the same checks on that folder's train/test files instead of the generator's."""
     t0 = time.perf_counter()
-    tr = _with_knn(*generate_split(params, "train", seed))
-    te = _with_knn(*generate_split(params, "test", seed))
+    if data is not None:
+        tr, te = _with_knn(*load_split(data, "train")), _with_knn(*load_split(data, "test"))
+    else:
+        tr = _with_knn(*generate_split(params, "train", seed))
+        te = _with_knn(*generate_split(params, "test", seed))
     _, counts = np.unique(te[1], return_counts=True)
     res: dict = {
         "n_samples": int(te[1].size),
@@ -292,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="also train the graph-free MLP control (about 1 min of CPU at 20,000/split)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for the MLP control")
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    ap.add_argument("--data", type=Path, help="run the same checks on a folder of {train,test}.{features,labels}.npy "
+                    "(e.g. resources/npmscope) instead of the generator")
     args = ap.parse_args(argv)
 
     overrides: dict = {"n_samples": args.n_samples}
@@ -305,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(max(1, args.threads))
-    res = calibrate(params, args.seed, mlp=args.mlp_control)
+    res = calibrate(params, args.seed, mlp=args.mlp_control, data=args.data)
     print(format_table(res, params, args.seed))
     if args.json:
         args.json.write_text(json.dumps({"seed": args.seed, "overrides": overrides,

@@ -36,6 +36,7 @@ rule ada_nets_diagnostics:
         labels="results/{ds}/{split}/labels.npy",
         k_pred="results/{ds}/{split}/k_pred.npy",
         max_q="results/{ds}/{split}/max_q.npy",
+        train_max_q=train_file("max_q.npy"),
         adjacency="results/{ds}/{split}/adjacency.npz",
     output:
         "results/{ds}/{split}/diagnostics.json",

@@ -14,4 +14,5 @@ struct_nbrs, _ = load_structure(snakemake.input.structure)
 save_json(snakemake.output[0], ada_nets_diagnostics(
     knn_nbrs, knn_sims, struct_nbrs, np.load(snakemake.input.labels), np.load(snakemake.input.k_pred),
     np.load(snakemake.input.max_q), load_sparse(snakemake.input.adjacency), snakemake.params.plain_k,
+    train_k_star=np.load(snakemake.input.train_max_q),
 ))

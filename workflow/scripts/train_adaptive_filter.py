@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from facecluster.adaptive_filter import train_filter
+from facecluster.diagnostics import best_constant
 from facecluster.io import load_structure
 from facecluster.progress import logger, setup_logging
 from facecluster.training import SGDSchedule, save_checkpoint, start_training
@@ -16,10 +17,22 @@ device = start_training(cfg["seed"], snakemake.threads, cfg["device"])
 nbrs, _ = load_structure(snakemake.input.structure)
 features = np.load(snakemake.input.features)
 logger.info("training the adaptive filter on %d nodes, k=%d, device %s", *nbrs.shape, device)
+k_star = np.load(snakemake.input.max_q)
+const = best_constant(k_star, nbrs.shape[1])
+const_mae = float(np.abs(const - k_star).mean())
+logger.info("input %s, loss %s; the best constant on this split, k_hat = %d, has mean |k_hat - k*| %.3f (k* mean %.2f)",
+            cfg["input"], cfg["loss"], const, const_mae, k_star.mean())
+terms = {}
 model, curve = train_filter(
-    features, nbrs, np.load(snakemake.input.max_q), SGDSchedule.from_config(cfg["train"]),
+    features, nbrs, k_star, SGDSchedule.from_config(cfg["train"]),
     cfg["batch_size"], cfg["hidden"], cfg["mlp_hidden"], cfg["dropout"], device,
-    torch.Generator().manual_seed(cfg["seed"]),
+    torch.Generator().manual_seed(cfg["seed"]), loss=cfg["loss"], input=cfg["input"], terms_out=terms,
 )
-arch = {"dim": features.shape[1], "hidden": cfg["hidden"], "mlp_hidden": cfg["mlp_hidden"], "dropout": cfg["dropout"], "k": nbrs.shape[1]}
-save_checkpoint(snakemake.output[0], model, cfg, curve, {"arch": arch})
+errors = np.asarray(terms.get("abs_k_error", [np.nan]))
+window = max(1, min(100, errors.size // 2))
+logger.info("batch mean |k_hat - k*|: first %d steps %.3f -> last %d steps %.3f (best constant %.3f)",
+            window, errors[:window].mean(), window, errors[-window:].mean(), const_mae)
+arch = {"dim": features.shape[1], "hidden": cfg["hidden"], "mlp_hidden": cfg["mlp_hidden"], "dropout": cfg["dropout"],
+        "input": cfg["input"], "k": nbrs.shape[1]}
+save_checkpoint(snakemake.output[0], model, cfg, curve,
+                {"arch": arch, "loss_terms": terms, "references": {f"best constant k_hat = {const} (train)": const_mae}})
