@@ -17,6 +17,9 @@ largest cosine between two *different* identities after two rounds of neighbourh
 (what the two GraphSAGE "gcn"-aggregator layers see before their linear maps). Near 1, the "allmax" loss,
 which pushes exactly that pair apart, has nothing to work with.
 
+Then it embeds with the same network *untrained* (its initial weights, the training seed) on the
+k̂ graph and without a graph: what the training adds over random GraphSAGE layers.
+
 Finally (unless ``--skip-training``) it trains the same network with the dataset config's GCN
 settings on other graphs of the train split, among them *no graph* (each node its own
 neighbourhood, so the two GraphSAGE layers act per sample: an MLP), and scores each on the test
@@ -124,6 +127,16 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for name, how in variants.items():
         print(f"| {name} | {score(model, how)} |", flush=True)
+
+    # Does training help? The same network at its initialisation (the training rule's seed).
+    torch.manual_seed(ckpt["config"].get("seed", 0))
+    untrained = AdaNetsGCN(**ckpt["arch"], init=ckpt["config"].get("init", "release"))
+    print()
+    print("| GCN | embedded on | edges/node | edge precision | τ (train) | pairwise F | BCubed F |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for net, label in ((model, "trained"), (untrained, "untrained (initial weights)")):
+        for how, graph in (("k_pred", "k̂ (the pipeline)"), (0, "no graph")):
+            print(f"| {label} | {graph} | {score(net, how)} |", flush=True)
     if args.skip_training:
         return
 
@@ -135,6 +148,7 @@ def main() -> None:
     controls = {
         "no graph (MLP)": sp.identity(n_train, dtype=np.float32, format="csr"),
         "k = 5": adjacency(tr, 5),
+        "max-Q graph of the train split (train_graph: max_q)": adjacency(tr, "k_star"),
         "k_pred (the train split's own Ada-NETS graph)": adjacency(tr, "k_pred"),
     }
     print()
@@ -145,7 +159,7 @@ def main() -> None:
         net, _ = train_gcn(tr["x"], tr["y"], tr["kn"], graph, SGDSchedule.from_config(cfg["train"]), cfg["hidden"],
                            cfg["order_k"], cfg["batch_neighbours"], cfg["fanout"], cfg["loss"], cpu,
                            np.random.default_rng(cfg.get("seed", 0)))
-        for how, label in ((0, "no graph"), ("k_pred", "k_pred (pipeline)"), (5, "k = 5")):
+        for how, label in ((0, "no graph"), ("k_pred", "k_pred (pipeline)"), ("k_star", "k* oracle"), (5, "k = 5")):
             print(f"| {name} | {label} | {score(net, how)} |", flush=True)
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ def test_lint_is_clean():
 def test_default_dag_dry_run(repo_config_workdir):
     out = run_snakemake(repo_config_workdir, "-n", "--quiet", "rules").stdout
     for rule in ("synthetic_data", "prepare_features", "prepare_labels", "knn", "tune_method", "cluster_method", "evaluate_method", "all",
-                 "structure_space", "max_q", "train_adaptive_filter", "predict_k", "adjacency", "max_q_adjacency",
+                 "structure_space", "max_q", "train_adaptive_filter", "predict_k", "adjacency", "knn_adjacency",
                  "train_gcn", "embed", "embedding_knn", "tune_ada_nets", "ada_nets_cluster", "evaluate_ada_nets",
                  "ada_nets_diagnostics", "leaderboard"):
         assert rule in out
