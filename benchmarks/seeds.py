@@ -146,16 +146,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/facecluster-seeds"))
     ap.add_argument("--out", type=Path, help="also write every per-seed row to this CSV")
+    ap.add_argument("--summarise", nargs="+", type=Path, metavar="CSV",
+                    help="only print the tables of per-seed rows written earlier with --out (e.g. seeds run in parallel)")
     ap.add_argument("--reuse-seed0", action="store_true",
                     help="seed 0 = the repository's own results/ (`make run`; the shipped configs use seed 0)")
     args = ap.parse_args(argv)
     rows: list[dict] = []
+    if args.summarise:
+        for path in args.summarise:
+            with open(path) as fh:
+                rows += [{**r, "seed": int(r["seed"]), "pairwise_f": float(r["pairwise_f"]), "bcubed_f": float(r["bcubed_f"])}
+                         for r in csv.DictReader(fh)]
+        args.seeds, args.datasets = [], list(dict.fromkeys(r["dataset"] for r in rows))
     for seed in args.seeds:
         reuse = REPO if (seed == 0 and args.reuse_seed0) else None
         rows += run_seed(seed, args.datasets, args.methods, args.split, args.workdir, args.cores, reuse)
     for ds in args.datasets:
         print(summary_table(rows, ds) + "\n")
-    if args.out:
+    if args.out and rows and not args.summarise:
         with open(args.out, "w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=list(rows[0]))
             w.writeheader()

@@ -141,3 +141,45 @@ def test_release_loss_types_average_the_hardest_pairs():
                                2 * torch.relu(0.9 - s[0, 1]) / 6 + torch.relu(1 + negs[:4]).mean())
     with pytest.raises(ValueError, match="unknown GCN loss type"):
         cluster_loss(emb, labels, type="bogus")
+
+
+def _noisy_clusters(n_ids=8, per=20, d=16, noise=0.9, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n_ids, d))
+    y = np.repeat(np.arange(n_ids), per)
+    x = centres[y] + noise * rng.standard_normal((n_ids * per, d))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32), y
+
+
+def test_gcn_uses_its_graph_and_its_input():
+    # an embedding must change when a neighbour's features change (the graph is used), not when a
+    # node outside its two-hop neighbourhood changes, and must change with the node's own features
+    x, y = _noisy_clusters()
+    sims = x @ x.T
+    nbrs = np.argsort(-sims, axis=1, kind="stable")[:, :6]
+    adj = build_adjacency(nbrs, np.take_along_axis(sims, nbrs, 1), 6)
+    torch.manual_seed(0)
+    model = AdaNetsGCN(16, 8)
+    base = embed(model, x, adj, torch.device("cpu"))
+    two_hop = set((adj @ adj)[0].indices)
+    neighbour = int(next(j for j in adj[0].indices if j != 0))
+    far = int(next(j for j in range(len(x)) if j not in two_hop))
+    for node, should_change in ((neighbour, True), (far, False), (0, True)):
+        x2 = x.copy()
+        x2[node] = -x2[node]
+        e = embed(model, x2, adj, torch.device("cpu"))
+        assert (np.abs(e[0] - base[0]).max() > 1e-4) == should_change, (node, should_change)
+
+
+def test_gcn_loss_falls_on_a_small_noisy_clustered_set():
+    x, y = _noisy_clusters()
+    sims = x @ x.T
+    nbrs = np.argsort(-sims, axis=1, kind="stable")[:, :40]
+    adj = build_adjacency(nbrs[:, :10], np.take_along_axis(sims, nbrs[:, :10], 1), 10)
+    torch.manual_seed(0)
+    terms = {}
+    _, curve = train_gcn(x, y, nbrs, adj, SGDSchedule(steps=150, lr=0.01, optimizer="adam", warmup=10, weight_decay=1e-5, log_every=1e9),
+                         32, 40, 30, 10, {}, torch.device("cpu"), np.random.default_rng(0), terms_out=terms)
+    loss = np.array([c[1] for c in curve])
+    assert loss[-30:].mean() < loss[:30].mean() - 0.05
+    assert len(terms["pos"]) == len(terms["neg"]) == 150
