@@ -36,7 +36,8 @@ def check_training_not_collapsed(curve: list, terms: dict[str, list[float]], sta
             f"{stage} collapsed: in each of the last {tail.size} steps the batch's output embeddings were all but "
             f"identical (smallest pairwise cosine {tail.min():.6f} or more, threshold {COLLAPSE_COSINE}); "
             f"{summarise_curve(curve, terms)}. Nothing was written: a collapsed GCN puts every node in one cluster. "
-            "Check the training graph (gcn.train_graph), the learning rate and the step count."
+            "Check the weight decay (a large one shrinks the weights to the bias when the hardest pairs are duplicates), "
+            "the training graph (gcn.train_graph), the learning rate and the step count."
         )
 
 
