@@ -138,16 +138,15 @@ class AdaptiveFilter(nn.Module):
         return self.regressor(z).squeeze(-1)
 
 
-def relative_huber(pred: torch.Tensor, target: torch.Tensor, delta: float = 1.0) -> torch.Tensor:
-    """Mean Huber loss of the relative error ``pred / target − 1`` (the authors' release)."""
-    r = pred / target - 1.0
-    a = r.abs()
-    return torch.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta)).mean()
-
-
 def _huber(e: torch.Tensor, delta: float = 1.0) -> torch.Tensor:
+    """Mean Huber loss of the errors ``e``: ``0.5·e²`` if ``|e| ≤ δ`` else ``δ·(|e| − δ/2)``."""
     a = e.abs()
     return torch.where(a <= delta, 0.5 * e * e, delta * (a - 0.5 * delta)).mean()
+
+
+def relative_huber(pred: torch.Tensor, target: torch.Tensor, delta: float = 1.0) -> torch.Tensor:
+    """Mean Huber loss of the relative error ``pred / target − 1`` (the authors' release)."""
+    return _huber(pred / target - 1.0, delta)
 
 
 #: Training losses of the filter; ``pred`` and ``target`` are ``k*/k``-scaled, ``k`` the list length.

@@ -48,6 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import SAGEConv
 
+from .adjacency import build_adjacency
 from .collapse import check_embeddings_not_collapsed, check_training_not_collapsed
 from .progress import Progress
 from .training import SGDSchedule, train_loop
@@ -200,14 +201,10 @@ class NeighbourSampler:
 
 
 def order_graph(knn_nbrs: np.ndarray, order_k: int) -> sp.csr_matrix:
-    """The release's order graph: the symmetric pattern of the top-``order_k`` kNN lists, with self-loops."""
-    n = knn_nbrs.shape[0]
+    """The release's order graph: the symmetric pattern of the top-``order_k`` kNN lists, with
+    self-loops (:func:`~facecluster.adjacency.build_adjacency` with unit weights, as a pattern)."""
     nb = knn_nbrs[:, :order_k]
-    rows = np.repeat(np.arange(n), nb.shape[1])
-    cols = nb.reshape(-1).astype(np.int64)
-    keep = cols >= 0
-    a = sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (rows[keep], cols[keep])), shape=(n, n))
-    return with_self_loops(a.maximum(a.T.tocsr()))
+    return with_self_loops(build_adjacency(nb, np.ones(nb.shape, dtype=np.float32), order_k))
 
 
 def train_gcn(
