@@ -268,8 +268,9 @@ LABELS = {
 }
 
 
-def format_table(res: dict, params: SyntheticParams, seed: int) -> str:
-    head = f"synthetic calibration: seed={seed}, n_samples={params.n_samples}/split, dim={params.dim}"
+def format_table(res: dict, params: SyntheticParams, seed: int, data: Path | None = None) -> str:
+    head = (f"calibration checks on {data} (train/test as shipped)" if data is not None else
+            f"synthetic calibration: seed={seed}, n_samples={params.n_samples}/split, dim={params.dim}")
     rows = [("figure (test split)", "tau", "P / R / F (pairwise)", "BCubed F", "gain", "target", "ok")]
     ok = res["checks"]
     rows.append(("identities / singletons", "", f"{res['n_identities']} / {res['singletons']}", "", "", "", ""))
@@ -321,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(max(1, args.threads))
     res = calibrate(params, args.seed, mlp=args.mlp_control, data=args.data)
-    print(format_table(res, params, args.seed))
+    print(format_table(res, params, args.seed, args.data))
     if args.json:
         args.json.write_text(json.dumps({"seed": args.seed, "overrides": overrides,
                                          "params": dataclasses.asdict(params), **res}, indent=2))

@@ -75,7 +75,7 @@ def run_seed(seed: int, datasets: list[str], methods: list[str], split: str, wor
             blocks = [cfg.get(k, {}) for k in LEARNED_STAGE_KEYS] + [cfg.get("methods", {}).get(k, {}) for k in LEARNED_METHOD_KEYS]
             if any(b.get("seed", 0) != seed for b in blocks):  # the schema's default seed is 0
                 raise SystemExit(f"--reuse-seed0: config/datasets/{ds}.yaml does not have seed {seed} in every learned stage")
-        return collect(seed, datasets, methods, split, wd, reuse_cmd=True, cores=cores)
+        return collect(seed, datasets, methods, split, wd, cores, configfile=None)
     (wd / "config" / "datasets").mkdir(parents=True, exist_ok=True)
     for ds in datasets:
         cfg = seeded_config(REPO / "config" / "datasets" / f"{ds}.yaml", seed)
@@ -84,16 +84,17 @@ def run_seed(seed: int, datasets: list[str], methods: list[str], split: str, wor
     (wd / "config" / "config.yaml").write_text(yaml.safe_dump(run_cfg, sort_keys=False))
     if not (wd / "resources").exists():
         (wd / "resources").symlink_to(REPO / "resources")
-    return collect(seed, datasets, methods, split, wd, reuse_cmd=False, cores=cores)
+    return collect(seed, datasets, methods, split, wd, cores, configfile=wd / "config" / "config.yaml")
 
 
-def collect(seed: int, datasets: list[str], methods: list[str], split: str, wd: Path, reuse_cmd: bool, cores: int) -> list[dict]:
-    """Bring the metrics of ``wd`` up to date with the workflow, then read them."""
+def collect(seed: int, datasets: list[str], methods: list[str], split: str, wd: Path, cores: int,
+            configfile: Path | None) -> list[dict]:
+    """Bring the metrics of ``wd`` up to date with the workflow (``configfile`` or the repository's), then read them."""
     targets = [metrics_path(ds, split, m) for ds in datasets for m in methods]
+    config = ["--configfile", str(configfile)] if configfile is not None else []
     cmd = [str(REPO / ".venv" / "bin" / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(wd),
-           "--cores", str(cores), "--resources", "gpu=1", "--rerun-incomplete", "--quiet", "progress", "--", *targets]
-    if not reuse_cmd:
-        cmd[5:5] = ["--configfile", str(wd / "config" / "config.yaml")]
+           *config, "--cores", str(cores), "--resources", "gpu=1", "--rerun-incomplete", "--quiet", "progress",
+           "--", *targets]
     t0 = time.perf_counter()
     print(f"seed {seed}: {' '.join(cmd[-len(targets):])}", file=sys.stderr, flush=True)
     done = subprocess.run(cmd, cwd=REPO)
