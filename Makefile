@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
 
-.PHONY: setup data slurm run report test lint dryrun clean-results
+.PHONY: setup data slurm browser run report test lint dryrun clean-results
 
 setup: $(STAMP)
 
@@ -46,7 +46,18 @@ slurm:
 		echo "could not install SLURM: the SLURM integration test will be skipped"; \
 	else echo "no root/apt-get: the SLURM integration test will be skipped"; fi
 
-test: $(STAMP) data slurm
+# Debian's Chromium for the headless-browser test of the report (tests/test_report_browser.py).
+# Best effort: without root or without the Debian mirror the test is skipped and says why.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium (apt-get)"; \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1)) || \
+		echo "could not install chromium: the report's headless-browser test will be skipped"; \
+	else echo "no root/apt-get: the report's headless-browser test will be skipped"; fi
+
+test: $(STAMP) data slurm browser
 	$(BIN)/python -m pytest -q tests
 
 lint: $(STAMP)
