@@ -67,4 +67,4 @@ dryrun: $(STAMP)
 	$(BIN)/snakemake -n --profile profiles/default
 
 clean-results:
-	rm -rf results/* logs benchmarks/synthetic .snakemake
+	rm -rf results/* logs .snakemake

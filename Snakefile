@@ -16,7 +16,7 @@ include: "workflow/rules/common.smk"
 wildcard_constraints:
     ds="|".join(DATASETS) or "NO_DATASET",
     split="[A-Za-z0-9_]+",
-    method="|".join([*METHODS, *LEARNED]),
+    method="|".join([*NON_LEARNED, *LEARNED]),
 
 
 include: "workflow/rules/data.smk"
@@ -25,8 +25,8 @@ include: "workflow/rules/structure.smk"
 include: "workflow/rules/filter.smk"
 include: "workflow/rules/graph.smk"
 include: "workflow/rules/gcn.smk"
-include: "workflow/rules/cluster.smk"
 include: "workflow/rules/methods.smk"
+include: "workflow/rules/cluster.smk"
 include: "workflow/rules/learned.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"

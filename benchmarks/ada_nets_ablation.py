@@ -38,13 +38,17 @@ import scipy.sparse as sp
 import torch
 import yaml
 
-from facecluster.adjacency import build_adjacency, edge_precision_recall
-from facecluster.gcn import AdaNetsGCN, embed, train_gcn, with_self_loops
-from facecluster.io import load_knn, load_structure
-from facecluster.knn import exact_knn
-from facecluster.metrics import evaluate
-from facecluster.threshold import grid_from_config, threshold_clusters, tune_threshold
-from facecluster.training import SGDSchedule, load_checkpoint, seed_everything
+from facecluster.graph.ops import build_adjacency
+from facecluster.ada_nets.adjacency import edge_precision_recall
+from facecluster.ada_nets.gcn import embed, train_gcn, with_self_loops
+from facecluster.data.io import load_knn, load_structure
+from facecluster.graph.knn import exact_knn
+from facecluster.evaluation.metrics import evaluate
+from facecluster.evaluation.search import grid_from_config
+from facecluster.methods.graph_methods import tune_graph_method
+from facecluster.graph.ops import threshold_clusters
+from facecluster.training.checkpoints import build_model, load_model
+from facecluster.training.loop import SGDSchedule, seed_everything
 
 GRID = [{"start": 0.3, "stop": 0.99, "step": 0.01}, {"start": 0.9905, "stop": 0.9995, "step": 0.0005}]
 
@@ -58,9 +62,7 @@ def main() -> None:
     ap.add_argument("--skip-training", action="store_true", help="only the trained GCN's tables (no control trainings)")
     args = ap.parse_args()
     root = f"results/{args.dataset}"
-    ckpt = load_checkpoint(f"{root}/models/gcn.pt")
-    model = AdaNetsGCN(**ckpt["arch"])
-    model.load_state_dict(ckpt["state_dict"])
+    model, ckpt = load_model(f"{root}/models/gcn.pt")
     cpu = torch.device("cpu")
     data = {}
     for split in (args.train, args.test):
@@ -116,7 +118,7 @@ def main() -> None:
             adj = adjacency(d, how)
             nbrs, sims = exact_knn(embed(net, d["x"], adj, cpu), args.k, backend="faiss")
             if split == args.train:
-                tau, _ = tune_threshold(nbrs, sims, d["y"], grid_from_config(GRID))
+                tau, _, _ = tune_graph_method("knn_cc", nbrs, sims, d["y"], {"k": nbrs.shape[1]}, grid_from_config(GRID))
             else:
                 m = evaluate(d["y"], threshold_clusters(nbrs, sims, tau))
                 e = edge_precision_recall(adj, d["y"])
@@ -130,7 +132,7 @@ def main() -> None:
 
     # Does training help? The same network at its initialisation (the training rule's seed).
     torch.manual_seed(ckpt["config"].get("seed", 0))
-    untrained = AdaNetsGCN(**ckpt["arch"], init=ckpt["config"].get("init", "release"))
+    untrained = build_model(ckpt["kind"], **ckpt["arch"])
     print()
     print("| GCN | embedded on | edges/node | edge precision | τ (train) | pairwise F | BCubed F |")
     print("|---|---|---:|---:|---:|---:|---:|")

@@ -14,8 +14,8 @@ import time
 import faiss
 import numpy as np
 
-from facecluster.knn import exact_knn, resolve_backend
-from facecluster.metrics import evaluate
+from facecluster.graph.knn import exact_knn, resolve_backend
+from facecluster.evaluation.metrics import evaluate
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Benchmark: every non-learned method on 100,000 synthetic samples, k = 80, given the kNN.
 
-Generates the synthetic benchmark's test split at ``--n`` samples (``facecluster.synthetic``),
+Generates the synthetic benchmark's test split at ``--n`` samples (``facecluster.data.synthetic``),
 computes its exact kNN once with faiss (timed, reported apart), then clusters it with each method
 at the parameter the default pipeline chose on the train split (``results/synthetic/models/
 <method>_tuned.json`` when present, else the schema default) and the dataset config's other
@@ -21,11 +21,12 @@ import time
 import numpy as np
 import yaml
 
-from facecluster.classic_baselines import minibatch_kmeans
-from facecluster.knn import exact_knn
-from facecluster.methods import GRAPH_METHODS, METHODS, run_graph_method
-from facecluster.metrics import pairwise_scores
-from facecluster.synthetic import generate_split, params_from_dict
+from facecluster.methods.classic import minibatch_kmeans
+from facecluster.graph.knn import exact_knn
+from facecluster.methods.graph_methods import run_graph_method
+from facecluster.registry import GRAPH_METHODS, METHODS
+from facecluster.evaluation.metrics import pairwise_scores
+from facecluster.data.synthetic import generate_split, params_from_dict
 
 TARGET_S = 60.0
 DEFAULTS = {"knn_cc": 0.7, "cdp": 0.7, "knn_dbscan": 0.25, "fast_hac": 0.25, "chinese_whispers": 0.6,

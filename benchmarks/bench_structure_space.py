@@ -1,6 +1,6 @@
 """Benchmark: Ada-NETS structure space and max-Q indices on 100,000 x k=80.
 
-Features: the synthetic benchmark (``facecluster.synthetic``, test split) when available,
+Features: the synthetic benchmark (``facecluster.data.synthetic``, test split) when available,
 otherwise clustered Gaussian data. The exact kNN (faiss) is timed but reported separately.
 ``structure_space`` is timed twice: the first call includes numba JIT compilation (or loading
 it from numba's on-disk cache), the second is warm. Prints a Markdown table (stage, N, k,
@@ -16,14 +16,14 @@ import time
 
 import numpy as np
 
-from facecluster.knn import exact_knn
-from facecluster.max_q import max_q_indices
-from facecluster.structure_space import knn_precision_at, structure_space
+from facecluster.graph.knn import exact_knn
+from facecluster.ada_nets.max_q import max_q_indices
+from facecluster.ada_nets.structure_space import knn_precision_at, structure_space
 
 
 def make_features(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
     try:
-        from facecluster.synthetic import SyntheticParams, generate_split
+        from facecluster.data.synthetic import SyntheticParams, generate_split
 
         feats, labels = generate_split(SyntheticParams(n_samples=n, dim=dim), "test", seed)
         return np.ascontiguousarray(feats, dtype=np.float32), np.asarray(labels), "synthetic"

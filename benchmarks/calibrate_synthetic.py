@@ -1,4 +1,4 @@
-"""Calibration report of the synthetic benchmark (facecluster.synthetic).
+"""Calibration report of the synthetic benchmark (facecluster.data.synthetic).
 
 Generates the train and test splits with the default (or overridden) parameters and prints every
 acceptance check of the benchmark as a table (figure, value, target range, pass/fail). Common
@@ -15,13 +15,13 @@ search, max pairwise F) and applied to test; scores are test pairwise F unless s
   ridge of 1e-3 x its mean eigenvalue), and projecting out the top r in {4, 16, 64}
   eigen-directions of the within-class scatter. Target: each <= ``knn_cc`` + 0.05;
 * the graph-free MLP control (``--mlp-control``, about a minute of CPU at 20,000 per split):
-  :class:`facecluster.gcn.AdaNetsGCN` trained with :func:`facecluster.gcn.train_gcn` on train with
+  :class:`facecluster.ada_nets.gcn.AdaNetsGCN` trained with :func:`facecluster.ada_nets.gcn.train_gcn` on train with
   an identity-only graph (every node its own neighbourhood, so the two GraphSAGE layers act per
   sample: an MLP) and the ``gcn:`` settings of ``config/datasets/synthetic.yaml``; both splits are
   embedded on identity graphs, then kNN and ``knn_cc``. Target: <= ``knn_cc`` + 0.05;
 * clean neighbourhoods: two rounds of ``X <- A X`` (uniform mean, rows re-normalised at the end)
   where row i of A averages i's first k*_i cosine-kNN entries, *self included in column 0 and
-  counted in k** (k*_i = :func:`facecluster.max_q.max_q_indices` of the top-80 cosine kNN lists
+  counted in k** (k*_i = :func:`facecluster.ada_nets.max_q.max_q_indices` of the top-80 cosine kNN lists
   with self first, beta 0.5, from each split's own labels: a label oracle, as Ada-NETS' training
   target), then ``knn_cc``. Target: >= ``knn_cc`` + 0.15 (clean neighbourhoods carry
   information);
@@ -55,12 +55,14 @@ try:
 except ImportError:  # running from a checkout without an installed package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from facecluster.knn import exact_knn
-from facecluster.max_q import max_q_indices
-from facecluster.metrics import evaluate
-from facecluster.io import l2_normalise
-from facecluster.synthetic import SyntheticParams, generate_split, params_from_dict
-from facecluster.threshold import threshold_clusters, threshold_grid, tune_threshold
+from facecluster.graph.knn import exact_knn
+from facecluster.ada_nets.max_q import max_q_indices
+from facecluster.evaluation.metrics import evaluate
+from facecluster.data.io import l2_normalise
+from facecluster.data.synthetic import SyntheticParams, generate_split, params_from_dict
+from facecluster.graph.ops import threshold_clusters
+from facecluster.evaluation.search import threshold_grid
+from facecluster.methods.graph_methods import tune_graph_method
 
 REPO = Path(__file__).resolve().parents[1]
 K = 80
@@ -147,7 +149,7 @@ def knn_cc(train: tuple, test: tuple, grid: np.ndarray = GRID) -> dict:
     """Tune tau on ``train=(X, y, nbrs, sims)``, apply to ``test``; return tau and test scores."""
     _, ya, na, sa = train
     _, yb, nb, sb = test
-    tau, _ = tune_threshold(na[:, :K], sa[:, :K], ya, grid)
+    tau, _, _ = tune_graph_method("knn_cc", na, sa, ya, {"k": K}, grid)
     scores = evaluate(yb, threshold_clusters(nb[:, :K], sb[:, :K], tau))
     return {"tau": float(tau), "pairwise": scores["pairwise"], "bcubed": scores["bcubed"],
             "n_clusters_pred": scores["n_clusters_pred"]}
@@ -158,8 +160,8 @@ def mlp_control(tr: tuple, te: tuple, gcn_cfg: dict | None = None) -> dict:
     import torch
     import yaml
 
-    from facecluster.gcn import embed, train_gcn
-    from facecluster.training import SGDSchedule, seed_everything
+    from facecluster.ada_nets.gcn import embed, train_gcn
+    from facecluster.training.loop import SGDSchedule, seed_everything
 
     if gcn_cfg is None:
         gcn_cfg = yaml.safe_load((REPO / "config" / "datasets" / "synthetic.yaml").read_text())["gcn"]

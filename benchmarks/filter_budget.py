@@ -4,7 +4,7 @@ For one labelled dataset (train and test splits) it builds — once, cached unde
 what the filter consumes: exact cosine kNN (``--knn-k``, 256 as in the repo's configs), the
 structure space (k = 80, λ = 0.3) and the max-Q indices k* (β = 0.5). Then, for every LSTM width
 in ``--widths`` and every total step count in ``--steps``, it trains the filter
-(:func:`facecluster.adaptive_filter.train_filter`, warm-up + cosine schedule over that total) and
+(:func:`facecluster.ada_nets.adaptive_filter.train_filter`, warm-up + cosine schedule over that total) and
 evaluates it at checkpoints along the way (100, 200, 400, ... steps and the last step), so one
 run gives a whole anytime curve; the row at the last step is the real budget (the learning rate
 has annealed to 0 there, the intermediate rows are still at a high rate).
@@ -38,11 +38,11 @@ import numpy as np
 import torch
 import yaml
 
-from facecluster.adaptive_filter import DEFAULT_INPUT, DEFAULT_LOSS, INPUTS, LOSSES, AdaptiveFilter, filter_loss, predict_k, train_filter
-from facecluster.knn import exact_knn
-from facecluster.max_q import max_q_indices
-from facecluster.structure_space import structure_space
-from facecluster.training import SGDSchedule, start_training
+from facecluster.ada_nets.adaptive_filter import DEFAULT_INPUT, DEFAULT_LOSS, INPUTS, LOSSES, AdaptiveFilter, filter_loss, predict_k, train_filter
+from facecluster.graph.knn import exact_knn
+from facecluster.ada_nets.max_q import max_q_indices
+from facecluster.ada_nets.structure_space import structure_space
+from facecluster.training.loop import SGDSchedule, start_training
 
 NPMSCOPE = "/work/shared/data/npmscope"
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,7 +72,7 @@ def prepare(x: np.ndarray, labels: np.ndarray, cache: Path, knn_k: int, k: int, 
 
 def load_data(args) -> tuple[str, dict, dict]:
     if args.synthetic:
-        from facecluster.synthetic import generate_split, params_from_dict
+        from facecluster.data.synthetic import generate_split, params_from_dict
 
         settings = dict(yaml.safe_load(open(ROOT / "config/datasets/synthetic.yaml")).get("synthetic") or {})
         seed = int(settings.pop("seed", 0))  # as workflow/scripts/synthetic_data.py does
@@ -82,7 +82,7 @@ def load_data(args) -> tuple[str, dict, dict]:
         import hashlib
         import inspect
 
-        import facecluster.synthetic as synth
+        import facecluster.data.synthetic as synth
 
         key = hashlib.sha1((json.dumps(settings, sort_keys=True) + str(seed) + inspect.getsource(synth)).encode()).hexdigest()[:10]
         name = f"synthetic-{key}"

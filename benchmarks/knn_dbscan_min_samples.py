@@ -12,9 +12,9 @@ import argparse
 
 import numpy as np
 
-from facecluster.classic_baselines import knn_dbscan
-from facecluster.io import load_knn
-from facecluster.threshold import search_grid, threshold_grid
+from facecluster.methods.classic import knn_dbscan
+from facecluster.data.io import load_knn
+from facecluster.evaluation.search import search_grid, threshold_grid
 
 
 def main() -> None:

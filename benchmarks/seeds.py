@@ -38,9 +38,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from facecluster.knn import exact_knn  # noqa: E402
-from facecluster.metrics import evaluate  # noqa: E402
-from facecluster.threshold import threshold_clusters  # noqa: E402
+from facecluster.graph.knn import exact_knn  # noqa: E402
+from facecluster.evaluation.metrics import evaluate  # noqa: E402
+from facecluster.graph.ops import threshold_clusters  # noqa: E402
 
 LEARNED_STAGE_KEYS = ("adaptive_filter", "gcn")
 LEARNED_METHOD_KEYS = ("gcn_v", "gcn_ve", "lgcn", "lce")

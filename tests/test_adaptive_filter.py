@@ -4,12 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from facecluster.adaptive_filter import (
-    DEFAULT_INPUT, DEFAULT_LOSS, INPUTS, LOSSES, AdaptiveFilter, filter_loss, predict_k, relative_huber,
-    similarity_profile, train_filter,
-)
-from facecluster.diagnostics import ada_nets_diagnostics, best_constant
-from facecluster.training import SGDSchedule
+from facecluster.ada_nets.adaptive_filter import DEFAULT_INPUT, DEFAULT_LOSS, INPUTS, LOSSES, AdaptiveFilter, filter_loss, predict_k, relative_huber, similarity_profile, train_filter
+from facecluster.ada_nets.diagnostics import ada_nets_diagnostics, best_constant
+from facecluster.training.loop import SGDSchedule
 
 CPU = torch.device("cpu")
 
@@ -186,7 +183,7 @@ def test_diagnostics_best_constant_from_train():
 
 
 def test_diagnostics_filter_section_reports_the_train_constant():
-    from facecluster.adjacency import build_adjacency
+    from facecluster.graph.ops import build_adjacency
 
     rng = np.random.default_rng(0)
     n, k = 20, 5

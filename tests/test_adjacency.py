@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from facecluster.adjacency import build_adjacency, edge_precision_recall
+from facecluster.graph.ops import build_adjacency
+from facecluster.ada_nets.adjacency import edge_precision_recall
 
 
 def test_prefix_symmetrise_selfloops_rownormalise():
@@ -45,7 +46,7 @@ def test_edge_stats_counts_wrong_edges():
 
 
 def test_loss_optimal_constant():
-    from facecluster.diagnostics import loss_optimal_constant
+    from facecluster.ada_nets.diagnostics import loss_optimal_constant
 
     assert loss_optimal_constant(np.array([7, 7, 7]), 10) == 7
     # small targets dominate the relative loss: the best constant sits far below the mean

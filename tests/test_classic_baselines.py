@@ -5,18 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facecluster.cdp import cdp_clusters, propagate
-from facecluster.classic_baselines import (
-    approx_rank_order,
-    chinese_whispers,
-    fast_hac,
-    knn_dbscan,
-    leiden,
-    minibatch_kmeans,
-    rank_order_distances,
-)
-from facecluster.methods import GRAPH_METHODS, METHODS, run_graph_method, tune_graph_method
-from facecluster.threshold import threshold_clusters
+from facecluster.methods.cdp import cdp_clusters
+from facecluster.graph.ops import propagate
+from facecluster.methods.classic import approx_rank_order, chinese_whispers, fast_hac, knn_dbscan, leiden, minibatch_kmeans, rank_order_distances
+from facecluster.methods.graph_methods import run_graph_method, tune_graph_method
+from facecluster.registry import GRAPH_METHODS, METHODS
+from facecluster.graph.ops import threshold_clusters
 
 
 def knn_of(sim: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -7,9 +7,9 @@ import csv
 import numpy as np
 import pytest
 
-from facecluster import plots
-from facecluster.cluster_output import read_names, summary, write_clusters_csv
-from facecluster.io import InputError
+from facecluster.report import plots
+from facecluster.report.cluster_output import read_names, summary, write_clusters_csv
+from facecluster.data.io import InputError
 
 
 def test_summary_and_csv(tmp_path):

@@ -3,10 +3,8 @@
 import numpy as np
 import pytest
 
-from facecluster.collapse import (
-    CollapseError, check_curve_not_flat, check_embeddings_not_collapsed, check_not_single_cluster, check_training_not_collapsed,
-)
-from facecluster.threshold import search_grid
+from facecluster.collapse import CollapseError, check_curve_not_flat, check_embeddings_not_collapsed, check_not_single_cluster, check_training_not_collapsed
+from facecluster.evaluation.search import search_grid
 
 
 def test_collapse_is_refused_in_training_and_inference():

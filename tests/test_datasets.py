@@ -7,20 +7,9 @@ import hashlib
 import numpy as np
 import pytest
 
-from facecluster.datasets import (
-    check_md5,
-    feature_rows,
-    import_release_knn,
-    read_features,
-    read_gcn_knn_graph,
-    read_l2c_knn,
-    read_labels,
-    write_bin_features,
-    write_l2c_knn,
-    write_meta_labels,
-)
-from facecluster.io import InputError, l2_normalise
-from facecluster.knn import exact_knn
+from facecluster.data.datasets import check_md5, feature_rows, import_release_knn, read_features, read_gcn_knn_graph, read_l2c_knn, read_labels, write_bin_features, write_l2c_knn, write_meta_labels
+from facecluster.data.io import InputError, l2_normalise
+from facecluster.graph.knn import exact_knn
 
 
 def clustered(n: int = 300, d: int = 16, ids: int = 12, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

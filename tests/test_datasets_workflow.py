@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import yaml
 
-from facecluster.datasets import write_bin_features, write_l2c_knn, write_meta_labels
-from facecluster.io import l2_normalise
-from facecluster.knn import exact_knn
+from facecluster.data.datasets import write_bin_features, write_l2c_knn, write_meta_labels
+from facecluster.data.io import l2_normalise
+from facecluster.graph.knn import exact_knn
 
 from conftest import REPO, run_snakemake
 
@@ -189,7 +189,7 @@ def test_default_run_skips_an_absent_if_present_dataset_with_a_message(repo_conf
 
 @needs_npmscope
 def test_npmscope_files_read_as_configured():
-    from facecluster.datasets import read_features, read_labels
+    from facecluster.data.datasets import read_features, read_labels
 
     cfg = yaml.safe_load((REPO / "config" / "datasets" / "npmscope.yaml").read_text())
     for split, files in cfg["splits"].items():

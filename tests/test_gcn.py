@@ -5,9 +5,9 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from facecluster.adjacency import build_adjacency
-from facecluster.gcn import AdaNetsGCN, NeighbourSampler, cluster_loss, embed, gcn_operator, order_graph, train_gcn, with_self_loops
-from facecluster.training import SGDSchedule, cosine_lr
+from facecluster.graph.ops import build_adjacency
+from facecluster.ada_nets.gcn import AdaNetsGCN, NeighbourSampler, cluster_loss, embed, gcn_operator, order_graph, train_gcn, with_self_loops
+from facecluster.training.loop import SGDSchedule, cosine_lr
 
 
 def _ring(n=30, k=5):

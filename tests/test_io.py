@@ -5,15 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from facecluster.io import (
-    InputError,
-    atomic_path,
-    l2_normalise,
-    load_knn,
-    load_npy_features,
-    load_npy_labels,
-    save_knn,
-)
+from facecluster.data.io import InputError, atomic_path, l2_normalise, load_knn, load_npy_features, load_npy_labels, save_knn
 
 
 def _write(tmp_path, name, arr):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from facecluster.knn import exact_knn, put_self_first, resolve_backend, shard_slice
+from facecluster.graph.knn import exact_knn, put_self_first, resolve_backend, shard_slice
 
 
 def _data(n=500, d=16, seed=0):

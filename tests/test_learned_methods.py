@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from facecluster.gcn_e import candidates, gcn_e_clusters
-from facecluster.gcn_v import GCNV, confidence_linking, confidence_targets, knn_operator
-from facecluster.lce import lce_clusters, pair_labels, shared_neighbour_fraction, symmetrise
-from facecluster.lgcn import LGCN, lgcn_clusters, pivot_labels, pivot_subgraphs
+from facecluster.methods.gcn_e import candidates, gcn_e_clusters
+from facecluster.methods.gcn_v import GCNV, confidence_linking, confidence_targets, knn_operator
+from facecluster.methods.lce import lce_clusters, pair_labels, shared_neighbour_fraction
+from facecluster.graph.ops import symmetrise
+from facecluster.methods.pivot_subgraph import LGCN, pivot_labels, pivot_subgraphs
+from facecluster.methods.lgcn import lgcn_clusters
 
 
 def same_partition(a, b) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facecluster.max_q import max_q_indices
+from facecluster.ada_nets.max_q import max_q_indices
 
 
 def reference_max_q(nbrs, labels, beta):

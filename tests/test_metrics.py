@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from facecluster.metrics import bcubed_scores, evaluate, nmi, pairwise_scores
+from facecluster.evaluation.metrics import bcubed_scores, evaluate, nmi, pairwise_scores
 
 
 def _f(p, r):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facecluster.knn import exact_knn
-from facecluster.structure_space import knn_precision_at, structure_space
+from facecluster.graph.knn import exact_knn
+from facecluster.ada_nets.structure_space import knn_precision_at, structure_space
 
 
 def reference_structure_space(nbrs, sims, k, lam):

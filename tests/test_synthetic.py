@@ -1,4 +1,4 @@
-"""Tests of the synthetic benchmark generator v2 (facecluster.synthetic) and its calibration.
+"""Tests of the synthetic benchmark generator v2 (facecluster.data.synthetic) and its calibration.
 
 ``test_default_calibration_targets`` checks every acceptance range of the module docstring on the
 pipeline's default (seed 0, 20,000 samples per split; about 1 min on one CPU core, up to 2 on a
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facecluster.synthetic import SyntheticParams, generate_split, params_from_dict
+from facecluster.data.synthetic import SyntheticParams, generate_split, params_from_dict
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = SyntheticParams(n_samples=3000)

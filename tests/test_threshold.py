@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from facecluster.threshold import grid_from_config, threshold_clusters, threshold_grid, tune_threshold
+from facecluster.evaluation.search import grid_from_config, threshold_grid
+from facecluster.methods.graph_methods import tune_graph_method
+from facecluster.graph.ops import threshold_clusters
 
 
 def _graph():
@@ -34,7 +36,7 @@ def test_threshold_clusters(tau, expected):
 def test_tuning_picks_the_best_threshold_on_train():
     nbrs, sims = _graph()
     truth = np.array([0, 0, 0, 1, 1, 2])
-    tau, curve = tune_threshold(nbrs, sims, truth, threshold_grid(0.3, 0.9, 0.1))
+    tau, curve, _ = tune_graph_method("knn_cc", nbrs, sims, truth, {"k": nbrs.shape[1]}, threshold_grid(0.3, 0.9, 0.1))
     assert tau == pytest.approx(0.6)  # 0.6..0.8 all perfect; ties go to the smallest
     assert dict(curve)[0.6] == pytest.approx(1.0)
     assert dict(curve)[0.3] < 1.0

@@ -1,8 +1,6 @@
 """The real Snakemake workflow: lint, dry-runs, a tiny end-to-end run, and bad input."""
 
 import json
-import shutil
-import subprocess
 
 import numpy as np
 import pytest

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .progress import summarise_curve
+from facecluster.progress import summarise_curve
 
 #: a batch (or a split) whose smallest pairwise cosine is above this is "all but identical"
 COLLAPSE_COSINE = 1.0 - 1e-4

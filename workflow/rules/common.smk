@@ -1,82 +1,40 @@
-# Configuration look-ups and input functions shared by all rule files.
-import glob
+# Configuration look-ups and input functions shared by all rule files. The config itself (schema
+# validation, training presets, defaults, cross-field checks) is facecluster.config, a library
+# module; the method table is facecluster.registry. Neither imports numpy, torch, PyG or numba,
+# so `snakemake -n` stays light.
 import os
 import sys
 
-import yaml
-from snakemake.utils import validate
-
-from facecluster.learned_methods import LEARNED
-from facecluster.methods import GRAPH_METHODS, METHODS
+from facecluster import registry
+from facecluster.config import load_workflow_config, missing_raw_files
 
 
-validate(config, schema="../schemas/config.schema.yaml")
-
-
-def _load_datasets(folder):
-    """Every config/datasets/*.yaml, validated (defaults filled from the schema)."""
-    datasets = {}
-    for path in sorted(glob.glob(os.path.join(folder, "*.yaml"))):
-        with open(path) as fh:
-            ds = yaml.safe_load(fh)
-        validate(ds, schema="../schemas/dataset.schema.yaml")
-        stem = os.path.splitext(os.path.basename(path))[0]
-        if ds["name"] != stem:
-            raise ValueError(f"{path}: name '{ds['name']}' differs from the file name '{stem}'")
-        if ds["train_split"] not in ds["splits"]:
-            raise ValueError(f"{path}: train_split '{ds['train_split']}' is not one of its splits")
-        if ds["format"] != "synthetic":
-            for split, files in ds["splits"].items():
-                if "features" not in files:
-                    raise ValueError(f"{path}: split '{split}' needs features (a path to the raw feature file)")
-                if files["features"].endswith(".bin") and ds["feature_dim"] is None:
-                    raise ValueError(f"{path}: split '{split}' reads .bin features, which need feature_dim (a number, not null)")
-            if "labels" not in ds["splits"][ds["train_split"]]:
-                raise ValueError(f"{path}: train_split '{ds['train_split']}' needs labels (models and thresholds are fitted on it)")
-        datasets[stem] = ds
-    return datasets
-
-
-config["datasets"] = _load_datasets(config["dataset_dir"])
+load_workflow_config(config)
 DATASETS = config["datasets"]
-
-for _ds, _run in config["run"].items():
-    if _ds not in DATASETS:
-        raise ValueError(f"config 'run' names dataset '{_ds}', but {config['dataset_dir']}/{_ds}.yaml does not exist")
-    for _split in _run["splits"]:
-        if _split not in DATASETS[_ds]["splits"]:
-            raise ValueError(f"config 'run' names split '{_split}' of '{_ds}', which its dataset config does not define")
-
-
-KNOWN_METHODS = ["ada_nets", *METHODS, *LEARNED]
-
-
-def _absent_raw_files(ds_name, splits):
-    """Raw files of the given splits (and the train split) that do not exist (none for synthetic)."""
-    ds = DATASETS[ds_name]
-    if ds["format"] == "synthetic":
-        return []
-    wanted = dict.fromkeys([*splits, ds["train_split"]])
-    return [p for split in wanted for p, _ in _raw_files(ds_name, split) if not os.path.exists(p)]
+GRAPH_METHODS = registry.GRAPH_METHODS
+NON_LEARNED = registry.NON_LEARNED
+LEARNED = registry.LEARNED
+# Per-job benchmark files (Snakemake's `benchmark:`): results/{ds}/benchmarks/, apart from the
+# speed scripts in benchmarks/.
+BENCH = "results/{ds}/benchmarks"
 
 
 def _datasets_to_run():
     """config['run'] without the `if_present` datasets whose raw files are missing (said on stderr)."""
     run = {}
     for ds, entry in config["run"].items():
-        absent = _absent_raw_files(ds, entry["splits"]) if entry.get("if_present") else []
+        absent = missing_raw_files(DATASETS[ds], entry["splits"]) if entry.get("if_present") else []
         if absent:
             print(f"facecluster: skipping dataset '{ds}' (run: if_present): {len(absent)} raw file(s) missing, "
-                  f"e.g. {absent[0]}; source: {DATASETS[ds]['source']}", file=sys.stderr)
+                  f"e.g. {absent[0][0]}; source: {DATASETS[ds]['source']}", file=sys.stderr)
             continue
         run[ds] = entry
     return run
 
 
 def is_labelled(ds, split):
-    """Whether a split has labels (synthetic splits always do)."""
-    d = DATASETS[ds]
-    return d["format"] == "synthetic" or "labels" in d["splits"][split]
+    """Whether a split has labels."""
+    return "labels" in DATASETS[ds]["splits"][split]
 
 
 def all_targets():
@@ -114,33 +72,16 @@ def _split_config(wildcards):
     return ds, ds["splits"][wildcards.split]
 
 
-def _raw_files(ds_name, split):
-    """(path, what) of every raw file one split of a non-synthetic dataset reads."""
-    ds = DATASETS[ds_name]
-    files = ds["splits"][split]
-    out = [(files["features"], f"{split} features")]
-    if "labels" in files:
-        out.append((files["labels"], f"{split} labels"))
-    if "names" in files:
-        out.append((files["names"], f"{split} sample names"))
-    if ds["knn"]["source"] == "release" and "knn" in files:
-        out.append((files["knn"], f"{split} kNN (knn.source: release)"))
-    return out
-
-
 def check_raw_files(wildcards):
     """Fail before any job runs when raw files are missing: one message that lists every missing
     file of the split and of the train split it depends on, and where the files come from."""
     ds = DATASETS[wildcards.ds]
-    if ds["format"] == "synthetic":
-        return
-    splits = dict.fromkeys([wildcards.split, ds["train_split"]])
-    missing = [(p, what) for split in splits for p, what in _raw_files(wildcards.ds, split) if not os.path.exists(p)]
+    missing = missing_raw_files(ds, [wildcards.split])
     if missing:
         width = max(len(p) for p, _ in missing)
         lines = "\n".join(f"  {p:<{width}}  ({what})" for p, what in missing)
         raise FileNotFoundError(
-            f"dataset '{wildcards.ds}' (config/datasets/{wildcards.ds}.yaml): {len(missing)} raw file(s) missing:\n"
+            f"dataset '{wildcards.ds}' ({config['dataset_dir']}/{wildcards.ds}.yaml): {len(missing)} raw file(s) missing:\n"
             f"{lines}\nThey come from: {ds['source']}\nPut them at these paths (see the README section on this dataset)."
         )
 
@@ -149,22 +90,18 @@ RUN = _datasets_to_run()
 
 
 def raw_features(wildcards):
-    """The raw feature file of one split (generated for synthetic datasets)."""
-    ds, files = _split_config(wildcards)
-    if ds["format"] == "synthetic":
-        return f"resources/{wildcards.ds}/{wildcards.split}/features.npy"
+    """The raw feature file of one split (written by synthetic_data for a generated dataset)."""
+    _, files = _split_config(wildcards)
     check_raw_files(wildcards)
     return files["features"]
 
 
 def raw_labels(wildcards):
     """Raw label file and raw feature file (its row count) of one labelled split."""
-    ds, files = _split_config(wildcards)
-    if ds["format"] == "synthetic":
-        return {"labels": f"resources/{wildcards.ds}/{wildcards.split}/labels.npy", "features": raw_features(wildcards)}
+    _, files = _split_config(wildcards)
     if "labels" not in files:
         raise ValueError(
-            f"split '{wildcards.split}' of dataset '{wildcards.ds}' is unlabeled (no labels in config/datasets/{wildcards.ds}.yaml): "
+            f"split '{wildcards.split}' of dataset '{wildcards.ds}' is unlabeled (no labels in {config['dataset_dir']}/{wildcards.ds}.yaml): "
             "it has clusters (results/.../clusters.npy) but no labels.npy, metrics.json or leaderboard"
         )
     check_raw_files(wildcards)
@@ -175,7 +112,7 @@ def knn_inputs(wildcards):
     """Features, plus the release kNN file when the dataset reuses it (knn.source: release)."""
     ds, files = _split_config(wildcards)
     inputs = {"features": f"results/{wildcards.ds}/{wildcards.split}/features.npy"}
-    if ds["format"] != "synthetic" and ds["knn"]["source"] == "release" and "knn" in files:
+    if ds["knn"]["source"] == "release" and "knn" in files:
         check_raw_files(wildcards)
         inputs["release"] = files["knn"]
     elif ds["knn"]["shards"] > 1:
@@ -228,11 +165,6 @@ def gcn_train_graph(wildcards):
     return train_file(name)(wildcards)
 
 
-def synthetic_settings(wildcards):
-    """Generator settings of a synthetic dataset (seed and SyntheticParams fields)."""
-    return DATASETS[wildcards.ds]["synthetic"]
-
-
 def mem_mb_from_input(factor=3.0, floor=1000):
     """resources.mem_mb: ``factor`` x the input size (MB), at least ``floor``, doubled per retry."""
 
@@ -254,29 +186,29 @@ def runtime_from_input(minutes=10, per_gb=60):
 # Benchmark files whose wall time goes into a method's metrics.json "seconds", per stage: the
 # stages that cluster the split given the trained/tuned models (tuning and training are per dataset).
 def _method_stages(method):
-    cluster = {"cluster": f"benchmarks/{{ds}}/{{split}}/{method}.tsv"}
-    return cluster if method == "minibatch_kmeans" else {"knn": "benchmarks/{ds}/{split}/knn.tsv", **cluster}
+    cluster = {"cluster": f"results/{{ds}}/benchmarks/{{split}}/{method}.tsv"}
+    return cluster if method == "minibatch_kmeans" else {"knn": "results/{ds}/benchmarks/{split}/knn.tsv", **cluster}
 
 
 def _learned_stages(method):
-    stages = {"knn": "benchmarks/{ds}/{split}/knn.tsv"}
-    for dep in (*LEARNED[method].needs, method):
-        stages[f"train_{dep}"] = f"benchmarks/{{ds}}/train_{dep}.tsv"
-    stages["cluster"] = f"benchmarks/{{ds}}/{{split}}/{method}.tsv"
+    stages = {"knn": "results/{ds}/benchmarks/{split}/knn.tsv"}
+    for dep in (*registry.METHODS[method].needs, method):
+        stages[f"train_{dep}"] = f"results/{{ds}}/benchmarks/train_{dep}.tsv"
+    stages["cluster"] = f"results/{{ds}}/benchmarks/{{split}}/{method}.tsv"
     return stages
 
 
-METHOD_STAGES = {method: _method_stages(method) for method in METHODS} | {m: _learned_stages(m) for m in LEARNED}
+METHOD_STAGES = {method: _method_stages(method) for method in NON_LEARNED} | {m: _learned_stages(m) for m in LEARNED}
 ADA_NETS_STAGES = {
-    "knn": "benchmarks/{ds}/{split}/knn.tsv",
-    "structure_space": "benchmarks/{ds}/{split}/structure_space.tsv",
-    "train_adaptive_filter": "benchmarks/{ds}/train_adaptive_filter.tsv",
-    "predict_k": "benchmarks/{ds}/{split}/predict_k.tsv",
-    "adjacency": "benchmarks/{ds}/{split}/adjacency.tsv",
-    "train_gcn": "benchmarks/{ds}/train_gcn.tsv",
-    "embed": "benchmarks/{ds}/{split}/embed.tsv",
-    "embedding_knn": "benchmarks/{ds}/{split}/embedding_knn.tsv",
-    "cluster": "benchmarks/{ds}/{split}/ada_nets_cluster.tsv",
+    "knn": "results/{ds}/benchmarks/{split}/knn.tsv",
+    "structure_space": "results/{ds}/benchmarks/{split}/structure_space.tsv",
+    "train_adaptive_filter": "results/{ds}/benchmarks/train_adaptive_filter.tsv",
+    "predict_k": "results/{ds}/benchmarks/{split}/predict_k.tsv",
+    "adjacency": "results/{ds}/benchmarks/{split}/adjacency.tsv",
+    "train_gcn": "results/{ds}/benchmarks/train_gcn.tsv",
+    "embed": "results/{ds}/benchmarks/{split}/embed.tsv",
+    "embedding_knn": "results/{ds}/benchmarks/{split}/embedding_knn.tsv",
+    "cluster": "results/{ds}/benchmarks/{split}/ada_nets_cluster.tsv",
 }
 
 
@@ -325,7 +257,7 @@ def method_cluster_inputs(wildcards):
 
 def methods_of(ds):
     """Methods run on a dataset: those its `run` entry lists, else every known method."""
-    return config["run"].get(ds, {}).get("methods", KNOWN_METHODS)
+    return config["run"].get(ds, {}).get("methods", list(registry.NAMES))
 
 
 def method_clusters(ds, split, method):
@@ -352,13 +284,13 @@ def method_metrics(ds, split, method):
 
 def tuned_names_of(ds):
     """Methods of a dataset's run whose parameter is tuned (ada_nets: its threshold τ)."""
-    return [m for m in methods_of(ds) if m == "ada_nets" or m in GRAPH_METHODS or (m in LEARNED and LEARNED[m].param)]
+    return [m for m in methods_of(ds) if m in registry.TUNED]
 
 
 def learned_train_inputs(wildcards):
     """The train split's features, kNN and labels, and the models a learned method builds on."""
     inputs = {name: train_file(f"{name}.npy" if name != "knn" else "knn.npz")(wildcards) for name in ("features", "knn", "labels")}
-    for dep in LEARNED[wildcards.method].needs:
+    for dep in registry.METHODS[wildcards.method].needs:
         inputs[dep] = f"results/{wildcards.ds}/models/{dep}.pt"
     return inputs
 
@@ -367,9 +299,9 @@ def learned_cluster_inputs(wildcards):
     """A split's features and kNN, the trained model(s) and the tuned parameter (when it has one)."""
     base = f"results/{wildcards.ds}/{wildcards.split}"
     inputs = {"features": f"{base}/features.npy", "knn": f"{base}/knn.npz", "model": f"results/{wildcards.ds}/models/{wildcards.method}.pt"}
-    for dep in LEARNED[wildcards.method].needs:
+    for dep in registry.METHODS[wildcards.method].needs:
         inputs[dep] = f"results/{wildcards.ds}/models/{dep}.pt"
-    if LEARNED[wildcards.method].param:
+    if registry.METHODS[wildcards.method].param:
         inputs["tuned"] = f"results/{wildcards.ds}/models/{wildcards.method}_tuned.json"
     return inputs
 
@@ -387,7 +319,7 @@ def cluster_table_inputs(wildcards):
     method = getattr(wildcards, "method", "ada_nets")
     inputs = {"clusters": method_clusters(wildcards.ds, wildcards.split, method)}
     ds, files = _split_config(wildcards)
-    if ds["format"] != "synthetic" and "names" in files:
+    if "names" in files:
         check_raw_files(wildcards)
         inputs["names"] = files["names"]
     return inputs

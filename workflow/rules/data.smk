@@ -8,14 +8,14 @@ rule synthetic_data:
         features="resources/{ds}/{split}/features.npy",
         labels="resources/{ds}/{split}/labels.npy",
     params:
-        settings=synthetic_settings,
+        settings=lookup(dpath="datasets/{ds}/synthetic", within=config),
         split="{split}",
     conda:
         "../../envs/cpu.yaml"
     log:
         "logs/{ds}/{split}/synthetic_data.log",
     benchmark:
-        "benchmarks/{ds}/{split}/synthetic_data.tsv"
+        "results/{ds}/benchmarks/{split}/synthetic_data.tsv"
     threads: 1
     resources:
         mem_mb=2000,
@@ -37,7 +37,7 @@ rule prepare_features:
     log:
         "logs/{ds}/{split}/prepare_features.log",
     benchmark:
-        "benchmarks/{ds}/{split}/prepare_features.tsv"
+        "results/{ds}/benchmarks/{split}/prepare_features.tsv"
     threads: 1
     resources:
         mem_mb=mem_mb_from_input(factor=2.0),
@@ -59,7 +59,7 @@ rule prepare_labels:
     log:
         "logs/{ds}/{split}/prepare_labels.log",
     benchmark:
-        "benchmarks/{ds}/{split}/prepare_labels.tsv"
+        "results/{ds}/benchmarks/{split}/prepare_labels.tsv"
     threads: 1
     resources:
         mem_mb=1000,
@@ -78,7 +78,7 @@ rule export_knn:
     log:
         "logs/{ds}/{split}/export_knn_{k}.log",
     benchmark:
-        "benchmarks/{ds}/{split}/export_knn_{k}.tsv"
+        "results/{ds}/benchmarks/{split}/export_knn_{k}.tsv"
     threads: 1
     resources:
         mem_mb=mem_mb_from_input(factor=4.0),

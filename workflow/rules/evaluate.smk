@@ -15,12 +15,13 @@ rule evaluate_method:
         method="{method}",
         stages=method_stages,
         diagnostic_splits=[],
+        training=lookup(dpath="datasets/{ds}/training", within=config),
     conda:
         "../../envs/cpu.yaml"
     log:
         "logs/{ds}/{split}/evaluate_{method}.log",
     benchmark:
-        "benchmarks/{ds}/{split}/evaluate_{method}.tsv"
+        "results/{ds}/benchmarks/{split}/evaluate_{method}.tsv"
     threads: 1
     resources:
         mem_mb=mem_mb_from_input(factor=6.0),
@@ -47,7 +48,7 @@ rule ada_nets_diagnostics:
     log:
         "logs/{ds}/{split}/ada_nets_diagnostics.log",
     benchmark:
-        "benchmarks/{ds}/{split}/ada_nets_diagnostics.tsv"
+        "results/{ds}/benchmarks/{split}/ada_nets_diagnostics.tsv"
     threads: 1
     resources:
         mem_mb=mem_mb_from_input(factor=6.0),
@@ -56,10 +57,10 @@ rule ada_nets_diagnostics:
         "../scripts/diagnostics.py"
 
 
-rule evaluate_ada_nets:
+use rule evaluate_method as evaluate_ada_nets with:
     input:
-        clusters="results/{ds}/{split}/clusters.npy",
-        params="results/{ds}/{split}/cluster_params.json",
+        clusters=rules.ada_nets_cluster.output.clusters,
+        params=rules.ada_nets_cluster.output.params,
         labels=split_labels,
         timings=ada_nets_benchmarks,
         diagnostics=diagnostics_files,
@@ -71,18 +72,11 @@ rule evaluate_ada_nets:
         method="ada_nets",
         stages=list(ADA_NETS_STAGES),
         diagnostic_splits=diagnostic_splits,
-    conda:
-        "../../envs/cpu.yaml"
+        training=lookup(dpath="datasets/{ds}/training", within=config),
     log:
         "logs/{ds}/{split}/evaluate_ada_nets.log",
     benchmark:
-        "benchmarks/{ds}/{split}/evaluate_ada_nets.tsv"
-    threads: 1
-    resources:
-        mem_mb=mem_mb_from_input(factor=6.0),
-        runtime=10,
-    script:
-        "../scripts/evaluate.py"
+        "results/{ds}/benchmarks/{split}/evaluate_ada_nets.tsv"
 
 
 rule leaderboard:
@@ -103,7 +97,7 @@ rule leaderboard:
     log:
         "logs/{ds}/{split}/leaderboard.log",
     benchmark:
-        "benchmarks/{ds}/{split}/leaderboard.tsv"
+        "results/{ds}/benchmarks/{split}/leaderboard.tsv"
     threads: 1
     resources:
         mem_mb=1000,

@@ -9,13 +9,14 @@ rule train_adaptive_filter:
     output:
         "results/{ds}/models/adaptive_filter.pt",
     params:
+        training=lookup(dpath="datasets/{ds}/training", within=config),
         settings=lookup(dpath="datasets/{ds}/adaptive_filter", within=config),
     conda:
         "../../envs/cpu.yaml"
     log:
         "logs/{ds}/train_adaptive_filter.log",
     benchmark:
-        "benchmarks/{ds}/train_adaptive_filter.tsv"
+        "results/{ds}/benchmarks/train_adaptive_filter.tsv"
     threads: workflow.cores
     resources:
         mem_mb=mem_mb_from_input(factor=4.0, floor=4000),
@@ -39,7 +40,7 @@ rule predict_k:
     log:
         "logs/{ds}/{split}/predict_k.log",
     benchmark:
-        "benchmarks/{ds}/{split}/predict_k.tsv"
+        "results/{ds}/benchmarks/{split}/predict_k.tsv"
     threads: workflow.cores
     resources:
         mem_mb=mem_mb_from_input(factor=4.0, floor=4000),

@@ -10,13 +10,14 @@ rule train_gcn:
     output:
         "results/{ds}/models/gcn.pt",
     params:
+        training=lookup(dpath="datasets/{ds}/training", within=config),
         settings=lookup(dpath="datasets/{ds}/gcn", within=config),
     conda:
         "../../envs/cpu.yaml"
     log:
         "logs/{ds}/train_gcn.log",
     benchmark:
-        "benchmarks/{ds}/train_gcn.tsv"
+        "results/{ds}/benchmarks/train_gcn.tsv"
     threads: workflow.cores
     resources:
         mem_mb=mem_mb_from_input(factor=4.0, floor=4000),
@@ -40,7 +41,7 @@ rule embed:
     log:
         "logs/{ds}/{split}/embed.log",
     benchmark:
-        "benchmarks/{ds}/{split}/embed.tsv"
+        "results/{ds}/benchmarks/{split}/embed.tsv"
     threads: workflow.cores
     resources:
         mem_mb=mem_mb_from_input(factor=6.0, floor=4000),

@@ -1,4 +1,5 @@
-# Ada-NETS stage 5: the adaptive adjacency of every split, and the plain kNN graph the GCN trains on.
+# Ada-NETS stage 5: the adaptive adjacency of every split (k_hat from the filter), its twin cut at the
+# max-Q index k* (a training-graph option), and the plain top-order_k kNN graph the GCN trains on.
 
 
 rule adjacency:
@@ -12,7 +13,7 @@ rule adjacency:
     log:
         "logs/{ds}/{split}/adjacency.log",
     benchmark:
-        "benchmarks/{ds}/{split}/adjacency.tsv"
+        "results/{ds}/benchmarks/{split}/adjacency.tsv"
     threads: 1
     resources:
         mem_mb=mem_mb_from_input(factor=6.0),
@@ -33,7 +34,7 @@ rule knn_adjacency:
     log:
         "logs/{ds}/{split}/knn_adjacency.log",
     benchmark:
-        "benchmarks/{ds}/{split}/knn_adjacency.tsv"
+        "results/{ds}/benchmarks/{split}/knn_adjacency.tsv"
     threads: 1
     resources:
         mem_mb=mem_mb_from_input(factor=6.0),
@@ -42,21 +43,13 @@ rule knn_adjacency:
         "../scripts/knn_adjacency.py"
 
 
-rule max_q_adjacency:
+use rule adjacency as max_q_adjacency with:
     input:
         structure="results/{ds}/{split}/structure.npz",
         keep="results/{ds}/{split}/max_q.npy",
     output:
         "results/{ds}/{split}/max_q_adjacency.npz",
-    conda:
-        "../../envs/cpu.yaml"
     log:
         "logs/{ds}/{split}/max_q_adjacency.log",
     benchmark:
-        "benchmarks/{ds}/{split}/max_q_adjacency.tsv"
-    threads: 1
-    resources:
-        mem_mb=mem_mb_from_input(factor=6.0),
-        runtime=30,
-    script:
-        "../scripts/adjacency.py"
+        "results/{ds}/benchmarks/{split}/max_q_adjacency.tsv"

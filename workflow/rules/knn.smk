@@ -23,7 +23,7 @@ rule knn_shard:
     log:
         "logs/{ds}/{split}/{graph}_shard_{shard}.log",
     benchmark:
-        "benchmarks/{ds}/{split}/{graph}_shard_{shard}.tsv"
+        "results/{ds}/benchmarks/{split}/{graph}_shard_{shard}.tsv"
     threads: workflow.cores
     resources:
         mem_mb=mem_mb_from_input(factor=2.0),
@@ -46,7 +46,7 @@ rule knn:
     log:
         "logs/{ds}/{split}/knn.log",
     benchmark:
-        "benchmarks/{ds}/{split}/knn.tsv"
+        "results/{ds}/benchmarks/{split}/knn.tsv"
     threads: workflow.cores
     resources:
         mem_mb=mem_mb_from_input(factor=4.0),

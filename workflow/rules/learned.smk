@@ -11,6 +11,7 @@ rule train_learned:
     wildcard_constraints:
         method="|".join(LEARNED),
     params:
+        training=lookup(dpath="datasets/{ds}/training", within=config),
         method="{method}",
         settings=method_settings,
     conda:
@@ -18,7 +19,7 @@ rule train_learned:
     log:
         "logs/{ds}/train_{method}.log",
     benchmark:
-        "benchmarks/{ds}/train_{method}.tsv"
+        "results/{ds}/benchmarks/train_{method}.tsv"
     threads: workflow.cores
     resources:
         mem_mb=mem_mb_from_input(factor=6.0, floor=4000),
@@ -35,7 +36,7 @@ rule tune_learned:
     output:
         "results/{ds}/models/{method}_tuned.json",
     wildcard_constraints:
-        method="|".join(m for m, spec in LEARNED.items() if spec.param),
+        method="|".join(m for m in LEARNED if registry.METHODS[m].param),
     params:
         method="{method}",
         settings=method_settings,
@@ -45,7 +46,7 @@ rule tune_learned:
     log:
         "logs/{ds}/tune_{method}.log",
     benchmark:
-        "benchmarks/{ds}/tune_{method}.tsv"
+        "results/{ds}/benchmarks/tune_{method}.tsv"
     threads: workflow.cores
     resources:
         mem_mb=mem_mb_from_input(factor=6.0, floor=4000),
@@ -71,7 +72,7 @@ rule cluster_learned:
     log:
         "logs/{ds}/{split}/{method}.log",
     benchmark:
-        "benchmarks/{ds}/{split}/{method}.tsv"
+        "results/{ds}/benchmarks/{split}/{method}.tsv"
     threads: workflow.cores
     resources:
         mem_mb=mem_mb_from_input(factor=6.0, floor=4000),

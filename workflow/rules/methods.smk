@@ -19,7 +19,7 @@ rule tune_method:
     log:
         "logs/{ds}/tune_{method}.log",
     benchmark:
-        "benchmarks/{ds}/tune_{method}.tsv"
+        "results/{ds}/benchmarks/tune_{method}.tsv"
     threads: workflow.cores
     resources:
         mem_mb=mem_mb_from_input(factor=6.0),
@@ -35,7 +35,7 @@ rule cluster_method:
         clusters="results/{ds}/{split}/methods/{method}/clusters.npy",
         params="results/{ds}/{split}/methods/{method}/params.json",
     wildcard_constraints:
-        method="|".join(METHODS),
+        method="|".join(NON_LEARNED),
     params:
         method="{method}",
         settings=method_settings,
@@ -44,7 +44,7 @@ rule cluster_method:
     log:
         "logs/{ds}/{split}/{method}.log",
     benchmark:
-        "benchmarks/{ds}/{split}/{method}.tsv"
+        "results/{ds}/benchmarks/{split}/{method}.tsv"
     threads: workflow.cores
     resources:
         mem_mb=mem_mb_from_input(factor=6.0),

@@ -13,7 +13,7 @@ rule ada_nets_cluster_table:
     log:
         "logs/{ds}/{split}/cluster_table_ada_nets.log",
     benchmark:
-        "benchmarks/{ds}/{split}/cluster_table_ada_nets.tsv"
+        "results/{ds}/benchmarks/{split}/cluster_table_ada_nets.tsv"
     threads: 1
     resources:
         mem_mb=mem_mb_from_input(factor=8.0),
@@ -22,24 +22,14 @@ rule ada_nets_cluster_table:
         "../scripts/cluster_table.py"
 
 
-rule method_cluster_table:
-    input:
-        unpack(cluster_table_inputs),
+use rule ada_nets_cluster_table as method_cluster_table with:
     output:
         csv="results/{ds}/{split}/methods/{method}/clusters.csv",
         summary="results/{ds}/{split}/methods/{method}/summary.json",
-    conda:
-        "../../envs/cpu.yaml"
     log:
         "logs/{ds}/{split}/cluster_table_{method}.log",
     benchmark:
-        "benchmarks/{ds}/{split}/cluster_table_{method}.tsv"
-    threads: 1
-    resources:
-        mem_mb=mem_mb_from_input(factor=8.0),
-        runtime=10,
-    script:
-        "../scripts/cluster_table.py"
+        "results/{ds}/benchmarks/{split}/cluster_table_{method}.tsv"
 
 
 rule plot_thresholds:
@@ -59,7 +49,7 @@ rule plot_thresholds:
     log:
         "logs/{ds}/plot_thresholds.log",
     benchmark:
-        "benchmarks/{ds}/plot_thresholds.tsv"
+        "results/{ds}/benchmarks/plot_thresholds.tsv"
     threads: 1
     resources:
         mem_mb=2000,
@@ -85,7 +75,7 @@ rule plot_cluster_sizes:
     log:
         "logs/{ds}/{split}/plot_cluster_sizes.log",
     benchmark:
-        "benchmarks/{ds}/{split}/plot_cluster_sizes.tsv"
+        "results/{ds}/benchmarks/{split}/plot_cluster_sizes.tsv"
     threads: 1
     resources:
         mem_mb=mem_mb_from_input(factor=8.0, floor=2000),
@@ -111,7 +101,7 @@ rule plot_ada_nets_neighbours:
     log:
         "logs/{ds}/{split}/plot_ada_nets_neighbours.log",
     benchmark:
-        "benchmarks/{ds}/{split}/plot_ada_nets_neighbours.tsv"
+        "results/{ds}/benchmarks/{split}/plot_ada_nets_neighbours.tsv"
     threads: 1
     resources:
         mem_mb=2000,
@@ -136,7 +126,7 @@ rule plot_training:
     log:
         "logs/{ds}/plot_training.log",
     benchmark:
-        "benchmarks/{ds}/plot_training.tsv"
+        "results/{ds}/benchmarks/plot_training.tsv"
     threads: 1
     resources:
         mem_mb=2000,
@@ -162,7 +152,7 @@ rule plot_timings:
     log:
         "logs/{ds}/{split}/plot_timings.log",
     benchmark:
-        "benchmarks/{ds}/{split}/plot_timings.tsv"
+        "results/{ds}/benchmarks/{split}/plot_timings.tsv"
     threads: 1
     resources:
         mem_mb=2000,

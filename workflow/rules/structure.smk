@@ -14,7 +14,7 @@ rule structure_space:
     log:
         "logs/{ds}/{split}/structure_space.log",
     benchmark:
-        "benchmarks/{ds}/{split}/structure_space.tsv"
+        "results/{ds}/benchmarks/{split}/structure_space.tsv"
     threads: workflow.cores
     resources:
         mem_mb=mem_mb_from_input(factor=4.0),
@@ -36,7 +36,7 @@ rule max_q:
     log:
         "logs/{ds}/{split}/max_q.log",
     benchmark:
-        "benchmarks/{ds}/{split}/max_q.tsv"
+        "results/{ds}/benchmarks/{split}/max_q.tsv"
     threads: 1
     resources:
         mem_mb=mem_mb_from_input(factor=3.0),

@@ -3,10 +3,11 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 from facecluster.collapse import check_not_single_cluster
-from facecluster.io import load_json, save_json, save_npy
-from facecluster.learned_methods import LEARNED, load_dependencies, load_model, load_split
+from facecluster.data.io import load_json, save_json, save_npy
+from facecluster.methods.learned import LEARNED, load_dependencies, load_split
+from facecluster.training.checkpoints import load_model
 from facecluster.progress import logger, setup_logging
-from facecluster.training import start_training
+from facecluster.training.loop import start_training
 
 setup_logging()
 method, cfg = snakemake.params.method, snakemake.params.settings

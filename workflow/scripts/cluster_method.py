@@ -4,10 +4,11 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import numpy as np
 
-from facecluster.classic_baselines import minibatch_kmeans
+from facecluster.methods.classic import minibatch_kmeans
 from facecluster.collapse import check_not_single_cluster
-from facecluster.io import load_json, load_knn, save_json, save_npy
-from facecluster.methods import METHODS, run_graph_method
+from facecluster.data.io import load_json, load_knn, save_json, save_npy
+from facecluster.methods.graph_methods import run_graph_method
+from facecluster.registry import METHODS
 from facecluster.progress import logger, setup_logging
 
 setup_logging()

@@ -4,8 +4,8 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import numpy as np
 
-from facecluster.cluster_output import read_names, summary, write_clusters_csv
-from facecluster.io import save_json
+from facecluster.report.cluster_output import read_names, summary, write_clusters_csv
+from facecluster.data.io import save_json
 from facecluster.progress import logger, setup_logging
 
 setup_logging()

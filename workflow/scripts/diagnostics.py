@@ -4,8 +4,8 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import numpy as np
 
-from facecluster.diagnostics import ada_nets_diagnostics
-from facecluster.io import load_knn, load_sparse, load_structure, save_json
+from facecluster.ada_nets.diagnostics import ada_nets_diagnostics
+from facecluster.data.io import load_knn, load_sparse, load_structure, save_json
 from facecluster.progress import setup_logging
 
 setup_logging()

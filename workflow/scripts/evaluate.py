@@ -4,14 +4,15 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import numpy as np
 
-from facecluster.io import load_json, save_json
-from facecluster.metrics import evaluate
+from facecluster.data.io import load_json, save_json
+from facecluster.evaluation.metrics import evaluate
 from facecluster.progress import logger, setup_logging
-from facecluster.report import benchmark_seconds
+from facecluster.report.timings import benchmark_seconds
 
 setup_logging()
 scores = evaluate(np.load(snakemake.input.labels), np.load(snakemake.input.clusters))
-metrics = {"dataset": snakemake.params.dataset, "split": snakemake.params.split, "method": snakemake.params.method}
+metrics = {"dataset": snakemake.params.dataset, "split": snakemake.params.split, "method": snakemake.params.method,
+           "training": snakemake.params.training}  # the dataset's training-budget preset (cpu or paper)
 metrics.update(scores)
 metrics["params"] = load_json(snakemake.input.params)
 metrics["seconds"] = {stage: benchmark_seconds(path) for stage, path in zip(snakemake.params.stages, snakemake.input.timings)}

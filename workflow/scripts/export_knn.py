@@ -2,8 +2,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from facecluster.datasets import write_l2c_knn
-from facecluster.io import load_knn
+from facecluster.data.datasets import write_l2c_knn
+from facecluster.data.io import load_knn
 from facecluster.progress import logger, setup_logging
 
 setup_logging()

@@ -5,9 +5,9 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 import faiss
 import numpy as np
 
-from facecluster.datasets import import_release_knn
-from facecluster.io import load_knn, save_knn
-from facecluster.knn import exact_knn
+from facecluster.data.datasets import import_release_knn
+from facecluster.data.io import load_knn, save_knn
+from facecluster.graph.knn import exact_knn
 from facecluster.progress import logger, setup_logging
 
 setup_logging()

@@ -2,8 +2,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from facecluster.adjacency import build_adjacency
-from facecluster.io import load_knn, save_sparse
+from facecluster.graph.ops import build_adjacency
+from facecluster.data.io import load_knn, save_sparse
 from facecluster.progress import logger, setup_logging
 
 setup_logging()

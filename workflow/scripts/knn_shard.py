@@ -5,8 +5,8 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 import faiss
 import numpy as np
 
-from facecluster.io import save_knn
-from facecluster.knn import exact_knn, shard_slice
+from facecluster.data.io import save_knn
+from facecluster.graph.knn import exact_knn, shard_slice
 from facecluster.progress import logger, setup_logging
 
 setup_logging()

@@ -2,8 +2,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from facecluster.io import load_json
-from facecluster.leaderboard import write_leaderboard
+from facecluster.data.io import load_json
+from facecluster.evaluation.leaderboard import write_leaderboard
 from facecluster.progress import logger, setup_logging
 
 setup_logging()

@@ -4,8 +4,8 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import numpy as np
 
-from facecluster.io import load_structure, save_npy
-from facecluster.max_q import max_q_indices
+from facecluster.data.io import load_structure, save_npy
+from facecluster.ada_nets.max_q import max_q_indices
 from facecluster.progress import logger, setup_logging
 
 setup_logging()

@@ -4,7 +4,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import numpy as np
 
-from facecluster.plots import cluster_size_distribution
+from facecluster.report.plots import cluster_size_distribution
 
 labels = snakemake.input.get("labels")
 predicted = {m: np.load(path) for m, path in zip(snakemake.params.methods, snakemake.input.clusters)}

@@ -2,8 +2,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from facecluster.datasets import check_counts, check_md5, read_features
-from facecluster.io import l2_normalise, save_npy
+from facecluster.data.datasets import check_counts, check_md5, read_features
+from facecluster.data.io import l2_normalise, save_npy
 from facecluster.progress import logger, setup_logging
 
 setup_logging()

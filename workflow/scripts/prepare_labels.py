@@ -4,8 +4,8 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import numpy as np
 
-from facecluster.datasets import check_counts, check_md5, feature_rows, read_labels
-from facecluster.io import save_npy
+from facecluster.data.datasets import check_counts, check_md5, feature_rows, read_labels
+from facecluster.data.io import save_npy
 from facecluster.progress import logger, setup_logging
 
 setup_logging()

@@ -4,9 +4,9 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import numba
 
-from facecluster.io import load_knn, save_structure
+from facecluster.data.io import load_knn, save_structure
 from facecluster.progress import setup_logging
-from facecluster.structure_space import structure_space
+from facecluster.ada_nets.structure_space import structure_space
 
 setup_logging()
 numba.set_num_threads(snakemake.threads)

@@ -2,9 +2,9 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from facecluster.io import save_npy
+from facecluster.data.io import save_npy
 from facecluster.progress import logger, setup_logging
-from facecluster.synthetic import generate_split, params_from_dict
+from facecluster.data.synthetic import generate_split, params_from_dict
 
 setup_logging()
 settings = dict(snakemake.params.settings)

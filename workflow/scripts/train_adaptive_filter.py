@@ -5,13 +5,15 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 import numpy as np
 import torch
 
-from facecluster.adaptive_filter import train_filter
-from facecluster.diagnostics import best_constant
-from facecluster.io import load_structure
+from facecluster.ada_nets.adaptive_filter import train_filter
+from facecluster.ada_nets.diagnostics import best_constant
+from facecluster.data.io import load_structure
 from facecluster.progress import logger, setup_logging
-from facecluster.training import SGDSchedule, save_checkpoint, start_training
+from facecluster.training.checkpoints import save_model
+from facecluster.training.loop import SGDSchedule, start_training
 
 setup_logging()
+logger.info("training preset: %s (the dataset config's `training`; its own values win)", snakemake.params.training)
 cfg = snakemake.params.settings
 device = start_training(cfg["seed"], snakemake.threads, cfg["device"])
 nbrs, _ = load_structure(snakemake.input.structure)
@@ -33,6 +35,6 @@ window = max(1, min(100, errors.size // 2))
 logger.info("batch mean |k_hat - k*|: first %d steps %.3f -> last %d steps %.3f (best constant %.3f)",
             window, errors[:window].mean(), window, errors[-window:].mean(), const_mae)
 arch = {"dim": features.shape[1], "hidden": cfg["hidden"], "mlp_hidden": cfg["mlp_hidden"], "dropout": cfg["dropout"],
-        "input": cfg["input"], "k": nbrs.shape[1]}
-save_checkpoint(snakemake.output[0], model, cfg, curve,
-                {"arch": arch, "loss_terms": terms, "references": {f"best constant k_hat = {const} (train)": const_mae}})
+        "input": cfg["input"]}
+save_model(snakemake.output[0], model, "adaptive_filter", arch, cfg, curve,
+           {"k": nbrs.shape[1], "loss_terms": terms, "references": {f"best constant k_hat = {const} (train)": const_mae}})

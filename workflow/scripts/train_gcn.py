@@ -4,12 +4,14 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import numpy as np
 
-from facecluster.gcn import train_gcn
-from facecluster.io import load_knn, load_sparse
+from facecluster.ada_nets.gcn import train_gcn
+from facecluster.data.io import load_knn, load_sparse
 from facecluster.progress import logger, setup_logging
-from facecluster.training import SGDSchedule, save_checkpoint, start_training
+from facecluster.training.checkpoints import save_model
+from facecluster.training.loop import SGDSchedule, start_training
 
 setup_logging()
+logger.info("training preset: %s (the dataset config's `training`; its own values win)", snakemake.params.training)
 cfg = snakemake.params.settings
 device = start_training(cfg["seed"], snakemake.threads, cfg["device"])
 features = np.load(snakemake.input.features)
@@ -21,5 +23,5 @@ model, curve = train_gcn(
     SGDSchedule.from_config(cfg["train"]), cfg["hidden"], cfg["order_k"], cfg["batch_neighbours"],
     cfg["fanout"], cfg["loss"], device, np.random.default_rng(cfg["seed"]), init=cfg["init"], terms_out=terms,
 )
-save_checkpoint(snakemake.output[0], model, cfg, curve,
-                {"arch": {"in_dim": features.shape[1], "hidden": cfg["hidden"]}, "loss_terms": terms})
+save_model(snakemake.output[0], model, "ada_nets_gcn", {"in_dim": features.shape[1], "hidden": cfg["hidden"], "init": cfg["init"]},
+           cfg, curve, {"loss_terms": terms})

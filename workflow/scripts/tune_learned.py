@@ -2,11 +2,12 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from facecluster.io import save_json
-from facecluster.learned_methods import LEARNED, load_dependencies, load_model, load_split
+from facecluster.data.io import save_json
+from facecluster.methods.learned import LEARNED, load_dependencies, load_split
+from facecluster.training.checkpoints import load_model
 from facecluster.progress import logger, setup_logging
-from facecluster.threshold import grid_from_config, search_grid
-from facecluster.training import start_training
+from facecluster.evaluation.search import grid_from_config, search_grid
+from facecluster.training.loop import start_training
 
 setup_logging()
 method, cfg = snakemake.params.method, snakemake.params.settings

@@ -4,10 +4,11 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import numpy as np
 
-from facecluster.io import load_knn, save_json
-from facecluster.methods import METHODS, tune_graph_method
+from facecluster.data.io import load_knn, save_json
+from facecluster.methods.graph_methods import tune_graph_method
+from facecluster.registry import METHODS
 from facecluster.progress import logger, setup_logging
-from facecluster.threshold import grid_from_config
+from facecluster.evaluation.search import grid_from_config
 
 setup_logging()
 method, settings = snakemake.params.method, snakemake.params.settings

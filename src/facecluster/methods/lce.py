@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .progress import Progress
-from .threshold import components
-from .training import SGDSchedule, train_loop
+from facecluster.progress import Progress
+from facecluster.graph.ops import components, symmetrise
+from facecluster.training.loop import SGDSchedule, train_loop
 
 
 @numba.njit(parallel=True, cache=True)
@@ -123,22 +123,6 @@ def pair_probabilities(model: PairNet, features: np.ndarray, nbrs: np.ndarray, s
         out[lo:hi, 1:] = torch.sigmoid(model(pair_inputs(x, nb, sm, sh, rows, cols))).view(hi - lo, k - 1).cpu().numpy()
         progress.update(hi)
     return out
-
-
-def symmetrise(nbrs: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``v_ij ← mean(v_ij, v_ji)`` where j lists i too (values aligned with ``nbrs``)."""
-    n, k = nbrs.shape
-    rows = np.repeat(np.arange(n, dtype=np.int64), k)
-    cols = nbrs.reshape(-1).astype(np.int64)
-    keys = rows * n + cols
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    rev = cols * n + rows
-    pos = np.clip(np.searchsorted(sorted_keys, rev), 0, keys.size - 1)
-    found = sorted_keys[pos] == rev
-    flat = values.reshape(-1)
-    other = np.where(found, flat[order[pos]], flat)
-    return ((flat + other) / 2).reshape(n, k).astype(np.float32)
 
 
 def lce_clusters(nbrs: np.ndarray, sims: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, dict]:

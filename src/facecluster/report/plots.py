@@ -12,8 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .cluster_output import cluster_sizes  # noqa: E402
-from .io import atomic_path  # noqa: E402
+from facecluster.report.cluster_output import cluster_sizes  # noqa: E402
+from facecluster.data.io import atomic_path  # noqa: E402
 
 
 def _save(fig, path: str) -> None:

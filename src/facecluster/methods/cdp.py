@@ -17,38 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .progress import logger
-from .threshold import components, edges_at_least
-
-
-def propagate(
-    n: int, src: np.ndarray, dst: np.ndarray, score: np.ndarray, max_size: int, step: float, max_iter: int = 1000
-) -> tuple[np.ndarray, int]:
-    """Size-constrained propagation over the undirected pairs ``src``–``dst`` → (labels int64 (N,), rounds)."""
-    if max_size < 1:
-        raise ValueError("max_size must be at least 1")
-    if not 0 < step < 1:
-        raise ValueError("step must be in (0, 1)")
-    labels = np.full(n, -1, dtype=np.int64)
-    active = np.ones(n, dtype=bool)
-    th = float(score.min()) if score.size else 1.0
-    next_label = 0
-    rounds = 0
-    while True:
-        comp = components(n, src, dst)
-        sizes = np.bincount(comp[active], minlength=n)
-        big = active & (sizes[comp] > max_size)
-        accept = active & ~big if rounds < max_iter else active
-        _, inverse = np.unique(comp[accept], return_inverse=True)
-        labels[accept] = next_label + inverse
-        next_label += int(inverse.max()) + 1 if inverse.size else 0
-        active &= ~accept
-        if not active.any():
-            return labels, rounds
-        rounds += 1
-        th = th + (1.0 - th) * step
-        keep = active[src] & active[dst] & (score >= th)
-        src, dst, score = src[keep], dst[keep], score[keep]
+from facecluster.progress import logger
+from facecluster.graph.ops import edges_at_least, propagate
 
 
 def cdp_clusters(nbrs: np.ndarray, sims: np.ndarray, threshold: float, max_size: int = 600, step: float = 0.05,

@@ -2,7 +2,7 @@
 
 For node ``i`` the input is its ``k`` structure-space neighbours, in structure-space order
 (``x``: their features, ``(k, d)``, ``i`` itself first). The model predicts ``k*_i / k`` (the
-max-Q index of :mod:`facecluster.max_q`, relative to ``k``):
+max-Q index of :mod:`facecluster.ada_nets.max_q`, relative to ``k``):
 
     s = what the LSTM reads at each position t (``input``, below)
     h = BiLSTM(s)                       (one layer, hidden size ``hidden``, both directions)
@@ -18,7 +18,7 @@ dominates the cost, so CPU configs may use less. ``d`` is the feature dimension 
 
 Two options depart from the authors' release (AND/net/gcn_v.py), measured on a real held-out set
 (npmscope: 11,943 train / 11,991 test nodes, 384-d) and on the synthetic benchmark
-(:mod:`facecluster.synthetic`, 20,000 / 20,000 nodes, 256-d) with ``benchmarks/filter_budget.py``:
+(:mod:`facecluster.data.synthetic`, 20,000 / 20,000 nodes, 256-d) with ``benchmarks/filter_budget.py``:
 
 * ``loss`` (:data:`LOSSES`): the release's ``relative_huber`` is Huber on ``r = pred/target − 1``
   (``0.5·r²`` if ``|r| ≤ 1`` else ``|r| − 0.5``). It is asymmetric — an under-prediction costs
@@ -65,8 +65,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .progress import Progress
-from .training import SGDSchedule, train_loop
+from facecluster.progress import Progress
+from facecluster.training.loop import SGDSchedule, train_loop
 
 DEFAULT_LOSS = "huber_k"  # the release: "relative_huber" (see the module docstring)
 

@@ -39,8 +39,6 @@ Inference runs both layers on every node's full neighbourhood of the split's adj
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -48,10 +46,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import SAGEConv
 
-from .adjacency import build_adjacency
-from .collapse import check_embeddings_not_collapsed, check_training_not_collapsed
-from .progress import Progress
-from .training import SGDSchedule, train_loop
+from facecluster.graph.ops import build_adjacency, to_torch_csr
+from facecluster.collapse import check_embeddings_not_collapsed, check_training_not_collapsed
+from facecluster.progress import Progress
+from facecluster.training.loop import SGDSchedule, train_loop
 
 class AdaNetsGCN(nn.Module):
     """Two GraphSAGE ("gcn" aggregator) layers + Linear/PReLU head; outputs L2-normalised embeddings."""
@@ -138,16 +136,6 @@ def gcn_operator(adj: sp.csr_matrix) -> torch.Tensor:
     return to_torch_csr(op)
 
 
-def to_torch_csr(m: sp.csr_matrix) -> torch.Tensor:
-    """A scipy CSR matrix (sorted, no duplicates) as a torch sparse CSR float32 tensor."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
-        return torch.sparse_csr_tensor(
-            torch.from_numpy(m.indptr.astype(np.int64)), torch.from_numpy(m.indices.astype(np.int64)),
-            torch.from_numpy(m.data.astype(np.float32, copy=False)), size=m.shape, check_invariants=False,
-        )
-
-
 class NeighbourSampler:
     """Samples the GraphSAGE blocks of a mini-batch from a CSR graph, as DGL's
     ``sample_neighbors(graph, targets, fanout, replace=False)`` + ``to_block`` + the "gcn" aggregator.
@@ -202,7 +190,7 @@ class NeighbourSampler:
 
 def order_graph(knn_nbrs: np.ndarray, order_k: int) -> sp.csr_matrix:
     """The release's order graph: the symmetric pattern of the top-``order_k`` kNN lists, with
-    self-loops (:func:`~facecluster.adjacency.build_adjacency` with unit weights, as a pattern)."""
+    self-loops (:func:`~facecluster.graph.ops.build_adjacency` with unit weights, as a pattern)."""
     nb = knn_nbrs[:, :order_k]
     return with_self_loops(build_adjacency(nb, np.ones(nb.shape, dtype=np.float32), order_k))
 

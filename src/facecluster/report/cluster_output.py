@@ -12,7 +12,7 @@ import csv
 
 import numpy as np
 
-from .io import InputError, atomic_path
+from facecluster.data.io import InputError, atomic_path
 
 QUANTILES = (0.5, 0.9, 0.99)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .progress import Progress, logger
+from facecluster.progress import Progress, logger
 
 
 def _faiss_gpu_available() -> bool:

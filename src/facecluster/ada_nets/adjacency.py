@@ -15,31 +15,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from facecluster.graph.ops import build_adjacency
 
-def build_adjacency(nbrs: np.ndarray, weights: np.ndarray, keep: np.ndarray | int, min_weight: float = 0.0) -> sp.csr_matrix:
-    """Symmetric, self-looped, row-normalised CSR (N, N) float32 from per-node neighbour lists.
 
-    Args:
-        nbrs: int (N, k) neighbour ids, row ``i`` usually starting with ``i``.
-        weights: float (N, k) edge weights (similarities) aligned with ``nbrs``.
-        keep: per-node prefix length ``k_i`` (int array (N,)) or one int for every node.
-        min_weight: edges lighter than this are dropped.
-    """
-    n, k = nbrs.shape
-    keep = np.broadcast_to(np.asarray(keep), (n,))
-    col = np.arange(k)[None, :]
-    mask = (col < keep[:, None]) & (nbrs != np.arange(n)[:, None]) & (nbrs >= 0) & (weights >= min_weight)
-    rows = np.broadcast_to(np.arange(n)[:, None], (n, k))[mask]
-    a = sp.csr_matrix((weights[mask].astype(np.float32), (rows, nbrs[mask])), shape=(n, n))
-    a.sum_duplicates()
-    a = a.maximum(a.T.tocsr())
-    a = a + sp.identity(n, dtype=np.float32, format="csr")
-    deg = np.asarray(a.sum(axis=1)).ravel()
-    deg[deg <= 0] = 1.0
-    a = sp.diags((1.0 / deg).astype(np.float32)) @ a
-    a = a.tocsr().astype(np.float32)
-    a.sort_indices()
-    return a
+def adaptive_adjacency(nbrs: np.ndarray, dists: np.ndarray, k_hat: np.ndarray) -> sp.csr_matrix:
+    """Stage 5: node i keeps the first ``k_hat[i]`` entries of its structure-space list (itself
+    counted), edges weighted ``1 - distance`` (:func:`facecluster.graph.ops.build_adjacency`)."""
+    return build_adjacency(nbrs, 1.0 - dists, k_hat)
 
 
 def edge_precision_recall(adj: sp.csr_matrix, labels: np.ndarray) -> dict[str, float]:

@@ -40,7 +40,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .progress import logger
+from facecluster.progress import logger
 
 __all__ = ["structure_space", "knn_precision_at"]
 

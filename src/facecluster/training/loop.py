@@ -17,8 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .io import atomic_path
-from .progress import logger, summarise_curve
+from facecluster.progress import logger, summarise_curve
 
 
 def select_device(preference: str = "auto") -> torch.device:
@@ -134,17 +133,3 @@ def train_loop(
     logger.info("%s: %s", name, summarise_curve(curve, terms_log))
     model.eval()
     return curve
-
-
-def save_checkpoint(path: str, model: torch.nn.Module, config: dict, curve: list, extra: dict | None = None) -> None:
-    """Write ``{"state_dict", "config", "loss_curve", **extra}`` atomically with ``torch.save``."""
-    payload = {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "config": config, "loss_curve": curve}
-    payload.update(extra or {})
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-
-
-def load_checkpoint(path: str) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=False)
-
-

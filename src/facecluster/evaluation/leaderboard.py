@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 
-from .io import atomic_path
+from facecluster.data.io import atomic_path
 
 COLUMNS = [
     "method", "pairwise_precision", "pairwise_recall", "pairwise_fscore",

@@ -37,7 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
-from .threshold import components, edges_at_least, threshold_clusters
+from facecluster.graph.ops import components, edges_at_least, threshold_clusters
 
 
 def symmetric_graph(nbrs: np.ndarray, sims: np.ndarray, min_sim: float = -np.inf) -> sp.csr_matrix:

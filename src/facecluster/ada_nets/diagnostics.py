@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .adjacency import build_adjacency, edge_precision_recall
-from .structure_space import knn_precision_at
+from facecluster.graph.ops import build_adjacency
+from facecluster.ada_nets.adjacency import edge_precision_recall
+from facecluster.ada_nets.structure_space import knn_precision_at
 
 
 def loss_optimal_constant(k_star: np.ndarray, k: int) -> int:

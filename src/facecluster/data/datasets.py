@@ -13,7 +13,7 @@ Formats (DESIGN.md, "Datasets and formats"); the reader is chosen by the file's 
                        own id then its K neighbour ids (no similarities)
 =====================  ===========================================================================
 
-Large feature files are memory-mapped. Every problem raises :class:`~facecluster.io.InputError`
+Large feature files are memory-mapped. Every problem raises :class:`~facecluster.data.io.InputError`
 naming the file: a size that is not a multiple of 4·d, a wrong dimension, a label count that
 differs from the feature count, NaN/Inf, an md5 that differs from the published one.
 
@@ -29,9 +29,9 @@ import os
 
 import numpy as np
 
-from .io import InputError, atomic_path, validate_features, validate_labels
-from .knn import put_self_first
-from .progress import Progress
+from facecluster.data.io import InputError, atomic_path, validate_features, validate_labels
+from facecluster.graph.knn import put_self_first
+from facecluster.progress import Progress
 
 FEATURE_EXTENSIONS = (".npy", ".bin")
 LABEL_EXTENSIONS = (".npy", ".meta")

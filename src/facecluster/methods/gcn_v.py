@@ -4,7 +4,7 @@
   ``c_i = Σ_{j same label} cos(i, j) − Σ_{j other label} cos(i, j)``, divided by the largest
   ``|c|`` of the split, so targets lie in [−1, 1].
 * **Model.** One GraphConv layer on the kNN graph (row-normalised, symmetric, self-loops, cosine
-  weights — :func:`facecluster.adjacency.build_adjacency`): ``h = ReLU(W [x ‖ A x])``, d·2 → 512,
+  weights — :func:`facecluster.graph.ops.build_adjacency`): ``h = ReLU(W [x ‖ A x])``, d·2 → 512,
   then an MLP head ``Linear(512→512), PReLU, Linear(512→1)`` regressing ``c``; MSE loss,
   full-graph steps (the whole train graph each step, as in the release).
 * **Clustering** (:func:`confidence_linking`): every node links to its nearest neighbour whose
@@ -20,10 +20,10 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from .adjacency import build_adjacency
-from .gcn import to_torch_csr
-from .threshold import components
-from .training import SGDSchedule, train_loop
+from facecluster.graph.ops import build_adjacency
+from facecluster.graph.ops import to_torch_csr
+from facecluster.graph.ops import components, higher_confidence_links
+from facecluster.training.loop import SGDSchedule, train_loop
 
 
 def confidence_targets(nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -32,17 +32,6 @@ def confidence_targets(nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray) -
     raw = np.where(same, sims, -sims).sum(axis=1, dtype=np.float64)
     scale = np.abs(raw).max()
     return (raw / scale if scale > 0 else raw).astype(np.float32)
-
-
-def higher_confidence_links(nbrs: np.ndarray, sims: np.ndarray, confidence: np.ndarray, tau: float
-                            ) -> tuple[np.ndarray, np.ndarray]:
-    """Edges ``(src, dst)``: each node to its nearest neighbour of higher confidence, if cos ≥ ``tau``."""
-    n = nbrs.shape[0]
-    higher = (confidence[nbrs] > confidence[:, None]) & (nbrs != np.arange(n)[:, None])
-    rows = np.flatnonzero(higher.any(axis=1))
-    first = higher[rows].argmax(axis=1)
-    keep = sims[rows, first] >= tau
-    return rows[keep], nbrs[rows[keep], first[keep]].astype(np.int64)
 
 
 def confidence_linking(nbrs: np.ndarray, sims: np.ndarray, confidence: np.ndarray, tau: float) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 For node i the subgraph is i and its ``k`` nearest neighbours in the GCN-V hidden-feature kNN
 (features offset by i, each node linked to its ``active`` nearest neighbours inside the subgraph:
-the L-GCN subgraph with one hop, :func:`facecluster.lgcn.pivot_subgraphs`), and the same
+the L-GCN subgraph with one hop, :func:`facecluster.methods.pivot_subgraph.pivot_subgraphs`), and the same
 four-layer GCN as L-GCN classifies every neighbour as same identity or not (cross-entropy on the
 train split). The *candidates* of i are the neighbours with higher GCN-V confidence. Clusters:
 the 20 % highest-confidence nodes (``top_fraction``) link to their most likely candidate when
@@ -16,16 +16,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .gcn_v import higher_confidence_links
-from .lgcn import LGCN, one_hop_probabilities, train_lgcn
-from .threshold import components
-from .training import SGDSchedule
+from facecluster.graph.ops import higher_confidence_links
+from facecluster.methods.pivot_subgraph import LGCN, one_hop_probabilities, train_lgcn
+from facecluster.graph.ops import components
+from facecluster.training.loop import SGDSchedule
 
 
 def candidates(nbrs: np.ndarray, confidence: np.ndarray, k: int) -> np.ndarray:
     """Which of the first k neighbours (self excluded) have a higher confidence than the node (N, k) bool.
 
-    GCN-E's training labels are L-GCN's one-hop labels (:func:`facecluster.lgcn.pivot_labels`:
+    GCN-E's training labels are L-GCN's one-hop labels (:func:`facecluster.methods.pivot_subgraph.pivot_labels`:
     does the neighbour share the node's identity); at inference only candidates may be linked.
     """
     return confidence[nbrs[:, 1 : k + 1]] > confidence[:, None]

@@ -4,20 +4,26 @@ Each :class:`LearnedSpec` says how to ``train`` it on a labelled split, how to `
 per-split quantities (confidences, edge or pair probabilities, hidden-feature kNN) and how to
 ``cluster`` those at a value of its tuned parameter (chosen on the train split like every
 threshold of the project; ``lce`` has none). ``gcn_ve`` builds on a trained ``gcn_v``.
-Training reuses :mod:`facecluster.training` (schedule, loop, checkpoints, device).
+Training reuses :mod:`facecluster.training.loop` (schedule, loop, device); models are saved and
+rebuilt by :mod:`facecluster.training.checkpoints`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from . import gcn_e, gcn_v, lce, lgcn
-from .knn import exact_knn
-from .training import SGDSchedule, load_checkpoint
+from facecluster import registry
+from facecluster.methods import gcn_e
+from facecluster.methods import gcn_v
+from facecluster.methods import lce
+from facecluster.methods import lgcn
+from facecluster.graph.knn import exact_knn
+from facecluster.training.checkpoints import load_model
+from facecluster.training.loop import SGDSchedule
 
 
 @dataclass
@@ -32,31 +38,21 @@ class SplitData:
 
 @dataclass(frozen=True)
 class LearnedSpec:
+    """How to train, predict and cluster one learned method; its tuned parameter and the models
+    it builds on come from :mod:`facecluster.registry`."""
+
     name: str
-    param: str | None
     train: Callable[..., tuple[torch.nn.Module, list, dict]]
     predict: Callable[..., dict]
     cluster: Callable[..., tuple[np.ndarray, dict]]
-    needs: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def param(self) -> str | None:
+        return registry.METHODS[self.name].param
 
-def build_model(name: str, arch: dict) -> torch.nn.Module:
-    kind = arch["kind"]
-    if kind == "gcn_v":
-        return gcn_v.GCNV(arch["dim"], arch["hidden"], arch["dropout"])
-    if kind == "lgcn":
-        return lgcn.LGCN(arch["dim"], arch["hidden"])
-    if kind == "lce":
-        return lce.PairNet(arch["dim"], arch["hidden"])
-    raise ValueError(f"unknown model kind {kind!r} for {name}")
-
-
-def load_model(path: str) -> tuple[torch.nn.Module, dict]:
-    ckpt = load_checkpoint(path)
-    model = build_model(path, ckpt["arch"])
-    model.load_state_dict(ckpt["state_dict"])
-    model.eval()
-    return model, ckpt
+    @property
+    def needs(self) -> tuple[str, ...]:
+        return registry.METHODS[self.name].needs
 
 
 # --- GCN-V --------------------------------------------------------------------------------------
@@ -83,7 +79,7 @@ def _gcn_ve_train(d: SplitData, c: dict, device, rng, models):
     v = _gcn_v_predict(models["gcn_v"], d, models["gcn_v_settings"], device, models)
     model, curve = gcn_e.train_gcn_e(v["hidden"], v["feature_nbrs"], d.labels, c["k"], c["active"], c["hidden"],
                                      c["batch_size"], SGDSchedule.from_config(c["train"]), device, rng)
-    return model, curve, {"kind": "lgcn", "dim": v["hidden"].shape[1], "hidden": c["hidden"]}
+    return model, curve, {"kind": "pivot_subgraph_gcn", "dim": v["hidden"].shape[1], "hidden": c["hidden"]}
 
 
 def _gcn_ve_predict(model, d: SplitData, c: dict, device, models):
@@ -103,7 +99,7 @@ def _lgcn_train(d: SplitData, c: dict, device, rng, models):
     k1, k2 = c["k_at_hop_train"]
     model, curve = lgcn.train_lgcn(d.features, d.nbrs, d.labels, k1, k2, c["active"], c["hidden"], c["batch_size"],
                                    SGDSchedule.from_config(c["train"]), device, rng)
-    return model, curve, {"kind": "lgcn", "dim": d.features.shape[1], "hidden": c["hidden"]}
+    return model, curve, {"kind": "pivot_subgraph_gcn", "dim": d.features.shape[1], "hidden": c["hidden"]}
 
 
 def _lgcn_predict(model, d: SplitData, c: dict, device, models):
@@ -121,7 +117,7 @@ def _lce_train(d: SplitData, c: dict, device, rng, models):
     k = c["k"]
     model, curve = lce.train_pair_net(d.features, d.nbrs[:, :k], d.sims[:, :k], d.labels, c["hidden"], c["batch_size"],
                                       SGDSchedule.from_config(c["train"]), device, rng)
-    return model, curve, {"kind": "lce", "dim": d.features.shape[1], "hidden": c["hidden"]}
+    return model, curve, {"kind": "lce_pair_net", "dim": d.features.shape[1], "hidden": c["hidden"]}
 
 
 def _lce_predict(model, d: SplitData, c: dict, device, models):
@@ -135,16 +131,17 @@ def _lce_cluster(p: dict, d: SplitData, value, c: dict):
 
 
 LEARNED: dict[str, LearnedSpec] = {
-    "gcn_v": LearnedSpec("gcn_v", "tau", _gcn_v_train, _gcn_v_predict, _gcn_v_cluster),
-    "gcn_ve": LearnedSpec("gcn_ve", "tau", _gcn_ve_train, _gcn_ve_predict, _gcn_ve_cluster, needs=("gcn_v",)),
-    "lgcn": LearnedSpec("lgcn", "threshold", _lgcn_train, _lgcn_predict, _lgcn_cluster),
-    "lce": LearnedSpec("lce", None, _lce_train, _lce_predict, _lce_cluster),
+    "gcn_v": LearnedSpec("gcn_v", _gcn_v_train, _gcn_v_predict, _gcn_v_cluster),
+    "gcn_ve": LearnedSpec("gcn_ve", _gcn_ve_train, _gcn_ve_predict, _gcn_ve_cluster),
+    "lgcn": LearnedSpec("lgcn", _lgcn_train, _lgcn_predict, _lgcn_cluster),
+    "lce": LearnedSpec("lce", _lce_train, _lce_predict, _lce_cluster),
 }
+assert set(LEARNED) == set(registry.LEARNED), "every learned method of the registry needs a spec"
 
 
 def load_split(features: str, knn: str, labels: str | None = None) -> SplitData:
     """A split's features, kNN and (optional) labels from the pipeline's artifacts."""
-    from .io import load_knn
+    from facecluster.data.io import load_knn
 
     nbrs, sims = load_knn(knn)
     return SplitData(np.load(features), nbrs, sims, np.load(labels) if labels else None)

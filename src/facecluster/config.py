@@ -1,0 +1,296 @@
+"""Configuration as a library: load, validate, fill defaults and cross-check every dataset YAML.
+
+Used by the workflow (``workflow/rules/common.smk`` calls :func:`load_workflow_config` once, at DAG
+time, before any job runs) and by tests and benchmarks without Snakemake. Imports the standard
+library, PyYAML and jsonschema only (no numpy, torch, PyG or numba: ``snakemake -n`` stays light).
+
+Order of a dataset config (``config/datasets/<name>.yaml``):
+
+1. the YAML as written;
+2. the **training preset** it names (``training: cpu``, the default, or ``training: paper``) fills
+   the training budgets it does not set itself (:data:`TRAINING_PRESETS`);
+3. the schema (``workflow/schemas/dataset.schema.yaml``) validates and fills every other default
+   (the papers' settings);
+4. a generated dataset (``format: synthetic``) gets its split paths
+   (``resources/<name>/<split>/features.npy`` and ``labels.npy``), so nothing downstream branches on
+   the format;
+5. the cross-field checks (:func:`check_dataset`): name = file name, train split labelled, ``.bin``
+   features with ``feature_dim``, every width that reads ``knn.npz`` columns within ``knn.k``
+   (the table is :mod:`facecluster.registry`), ``knn.k`` within each split's sample count when it is
+   known (published ``n_samples``, the generator's size, or an existing feature file's header).
+
+Every error is a :class:`ConfigError` whose message names the file and the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import glob
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from facecluster import registry
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
+
+# Training budgets per preset. `paper` = the papers' settings, which are the schema defaults (so the
+# preset adds nothing); `cpu` = budgets that finish in minutes on a 2-core laptop (the settings
+# `make run` uses on the synthetic benchmark and npmscope; README "Training presets"). A dataset
+# file's own values always win over its preset.
+TRAINING_PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "cpu": {
+        "adaptive_filter": {
+            "hidden": 32,
+            "batch_size": 64,
+            "train": {"steps": 800, "lr": 0.002, "optimizer": "adam", "warmup": 80, "weight_decay": 0.00001},
+        },
+        "gcn": {"train": {"steps": 500, "lr": 0.001, "optimizer": "adam", "warmup": 50, "weight_decay": 0.00001}},
+        "methods": {
+            "gcn_v": {"hidden": 256, "train": {"steps": 200, "lr": 0.001, "optimizer": "adam", "warmup": 20}},
+            "gcn_ve": {"k": 20, "active": 5, "hidden": 64, "batch_size": 64,
+                       "train": {"steps": 300, "lr": 0.001, "optimizer": "adam", "warmup": 30}},
+            "lgcn": {"k_at_hop_train": [10, 5], "k_at_hop_test": [10, 5], "active": 5, "hidden": 64, "batch_size": 32,
+                     "train": {"steps": 300, "lr": 0.001, "optimizer": "adam", "warmup": 30}},
+            "lce": {"hidden": 128, "batch_size": 1024,
+                    "train": {"steps": 500, "lr": 0.001, "optimizer": "adam", "warmup": 50}},
+        },
+    },
+}
+DEFAULT_TRAINING = "cpu"
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names the file and the key."""
+
+
+# --- schema validation with defaults ------------------------------------------------------------
+
+def _load_yaml(path: str | os.PathLike) -> Any:
+    try:
+        with open(path) as fh:
+            return yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+
+
+def _schema(name: str, schema_dir: str | os.PathLike | None = None) -> dict:
+    path = Path(schema_dir or SCHEMA_DIR) / name
+    if not path.exists():
+        raise ConfigError(f"schema {path} not found (facecluster.config looks for workflow/schemas/ beside src/)")
+    return _load_yaml(path)
+
+
+def validate(instance: dict, schema: dict, where: str) -> dict:
+    """Validate ``instance`` against ``schema`` in place, filling every default (deep copies, nested
+    objects included: the jsonschema FAQ's recipe, as ``snakemake.utils.validate`` does)."""
+    from jsonschema import Draft202012Validator, validators
+
+    def set_defaults(validator, properties, inst, sch):
+        if isinstance(inst, dict):
+            for prop, sub in properties.items():
+                if "default" in sub and prop not in inst:
+                    inst[prop] = copy.deepcopy(sub["default"])
+        yield from Draft202012Validator.VALIDATORS["properties"](validator, properties, inst, sch)
+
+    filling = validators.extend(Draft202012Validator, {"properties": set_defaults})
+    errors = sorted(filling(schema).iter_errors(instance), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        key = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise ConfigError(f"{where}: {key}: {err.message}")
+    return instance
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """``base`` with ``over`` laid on top (nested dicts merged, everything else replaced); copies."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def get_path(cfg: dict, dotted: str) -> Any:
+    """``cfg['a']['b'][0]`` for ``'a.b.0'``."""
+    node: Any = cfg
+    for part in dotted.split("."):
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+# --- one dataset ----------------------------------------------------------------------------------
+
+def load_dataset(path: str | os.PathLike, schema_dir: str | os.PathLike | None = None, check_files: bool = True) -> dict:
+    """A dataset config, validated, with its preset and defaults filled and every cross-field check run."""
+    path = str(path)
+    raw = _load_yaml(path)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
+    training = raw.get("training", DEFAULT_TRAINING)
+    if training not in TRAINING_PRESETS:
+        raise ConfigError(f"{path}: training: '{training}' is not a preset (choose {' or '.join(TRAINING_PRESETS)})")
+    ds = deep_merge(TRAINING_PRESETS[training], raw)
+    ds["training"] = training
+    validate(ds, _schema("dataset.schema.yaml", schema_dir), path)
+    _fill_generated_paths(ds)
+    check_dataset(ds, path, check_files=check_files)
+    return ds
+
+
+def _fill_generated_paths(ds: dict) -> None:
+    """A generated (synthetic) dataset's splits read the generator's outputs, like any .npy dataset."""
+    if ds["format"] != "synthetic":
+        return
+    for split, files in ds["splits"].items():
+        files.setdefault("features", f"resources/{ds['name']}/{split}/features.npy")
+        files.setdefault("labels", f"resources/{ds['name']}/{split}/labels.npy")
+
+
+def is_generated(ds: dict) -> bool:
+    """Whether the pipeline writes the dataset's raw files itself (format synthetic)."""
+    return ds["format"] == "synthetic"
+
+
+def raw_files(ds: dict, split: str) -> list[tuple[str, str]]:
+    """``(path, what)`` of every file a split reads that must exist before the run (none for a
+    generated dataset: the pipeline writes its files)."""
+    if is_generated(ds):
+        return []
+    files = ds["splits"][split]
+    out = [(files["features"], f"{split} features")]
+    if "labels" in files:
+        out.append((files["labels"], f"{split} labels"))
+    if "names" in files:
+        out.append((files["names"], f"{split} sample names"))
+    if ds["knn"]["source"] == "release" and "knn" in files:
+        out.append((files["knn"], f"{split} kNN (knn.source: release)"))
+    return out
+
+
+def missing_raw_files(ds: dict, splits) -> list[tuple[str, str]]:
+    """The raw files of ``splits`` and of the train split they depend on that do not exist."""
+    wanted = dict.fromkeys([*splits, ds["train_split"]])
+    return [(p, what) for split in wanted for p, what in raw_files(ds, split) if not os.path.exists(p)]
+
+
+def split_sizes(ds: dict) -> dict[str, int]:
+    """Sample count of each split where known without reading data: the published ``n_samples``,
+    the generator's ``n_samples``, or the header of an existing .npy / the size of a .bin file."""
+    sizes = {}
+    for split, files in ds["splits"].items():
+        if "n_samples" in files:
+            sizes[split] = files["n_samples"]
+        elif is_generated(ds):
+            sizes[split] = int(ds["synthetic"].get("n_samples", 20000))
+        elif os.path.exists(files["features"]):
+            rows = _feature_rows(files["features"], ds["feature_dim"])
+            if rows is not None:
+                sizes[split] = rows
+    return sizes
+
+
+def _feature_rows(path: str, dim: int | None) -> int | None:
+    """Rows of a feature file from its header (.npy) or size (.bin); None when unreadable (the
+    preparation rule then reports the problem with the file)."""
+    try:
+        if path.endswith(".npy"):
+            import numpy as np  # header only (mmap); numpy is imported only when a file is there
+
+            return int(np.load(path, mmap_mode="r").shape[0])
+        if path.endswith(".bin") and dim:
+            return os.path.getsize(path) // (4 * dim)
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def check_dataset(ds: dict, path: str, check_files: bool = True) -> None:
+    """Every cross-field check of one dataset config (see the module docstring)."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if ds["name"] != stem:
+        raise ConfigError(f"{path}: name: '{ds['name']}' differs from the file name '{stem}'")
+    if ds["train_split"] not in ds["splits"]:
+        raise ConfigError(f"{path}: train_split: '{ds['train_split']}' is not one of its splits ({', '.join(ds['splits'])})")
+    for split, files in ds["splits"].items():
+        if "features" not in files:
+            raise ConfigError(f"{path}: splits.{split}.features: missing (a path to the raw feature file)")
+        if files["features"].endswith(".bin") and ds["feature_dim"] is None:
+            raise ConfigError(f"{path}: feature_dim: null, but splits.{split}.features is a .bin file, which needs it (a number)")
+    if "labels" not in ds["splits"][ds["train_split"]]:
+        raise ConfigError(f"{path}: splits.{ds['train_split']}.labels: missing; the train split needs labels "
+                          "(models and thresholds are fitted on it)")
+    check_widths(ds, path)
+    if ds["methods"]["gcn_ve"]["k"] + 1 > ds["methods"]["gcn_v"]["feature_k"]:
+        raise ConfigError(f"{path}: methods.gcn_ve.k: {ds['methods']['gcn_ve']['k']} candidates need "
+                          f"methods.gcn_v.feature_k >= {ds['methods']['gcn_ve']['k'] + 1} (it is {ds['methods']['gcn_v']['feature_k']}): "
+                          "GCN-E picks them from GCN-V's hidden-feature kNN")
+    if check_files:
+        for split, n in split_sizes(ds).items():
+            for key, k in (("knn.k", ds["knn"]["k"]), ("cluster.k", ds["cluster"]["k"]),
+                           ("methods.gcn_v.feature_k", ds["methods"]["gcn_v"]["feature_k"])):
+                if k > n:
+                    raise ConfigError(f"{path}: {key}: {k} neighbours per sample, but split '{split}' has only {n} samples "
+                                      f"({ds['splits'][split]['features']}); lower {key}")
+
+
+def check_widths(ds: dict, path: str) -> None:
+    """Every key that counts ``knn.npz`` columns (:data:`facecluster.registry.METHODS` ``knn_widths``)
+    is at most ``knn.k``: a wider setting would be cut silently or fail after the kNN is computed."""
+    k = ds["knn"]["k"]
+    for method in registry.METHODS.values():
+        for key, extra in method.knn_widths:
+            need = get_path(ds, key) + extra
+            if need > k:
+                plus = f" + 1 (the node itself)" if extra else ""
+                raise ConfigError(f"{path}: {key}: {get_path(ds, key)}{plus} = {need} columns of the kNN graph, "
+                                  f"but knn.k is {k} ({method.name}); raise knn.k or lower {key}")
+
+
+def load_datasets(folder: str | os.PathLike, schema_dir: str | os.PathLike | None = None) -> dict[str, dict]:
+    """Every ``<folder>/*.yaml``, loaded by :func:`load_dataset`, by name."""
+    paths = sorted(glob.glob(os.path.join(folder, "*.yaml")))
+    if not paths:
+        raise ConfigError(f"{folder}: no dataset configs (*.yaml) found")
+    datasets = {}
+    for p in paths:
+        ds = load_dataset(p, schema_dir)
+        datasets[ds["name"]] = ds
+    return datasets
+
+
+# --- the top-level config -------------------------------------------------------------------------
+
+def load_workflow_config(config: dict, where: str = "config/config.yaml", schema_dir: str | os.PathLike | None = None) -> dict:
+    """The workflow's config: the top-level file validated (defaults filled), its ``datasets``
+    loaded from ``dataset_dir``, and every ``run`` entry checked against them. Returns ``config``
+    with ``config['datasets']`` set."""
+    validate(config, _schema("config.schema.yaml", schema_dir), where)
+    datasets = load_datasets(config["dataset_dir"], schema_dir)
+    for name, entry in config["run"].items():
+        if name not in datasets:
+            raise ConfigError(f"{where}: run.{name}: no dataset '{name}' ({config['dataset_dir']}/{name}.yaml does not exist; "
+                              f"known: {', '.join(datasets)})")
+        ds = datasets[name]
+        for split in entry["splits"]:
+            if split not in ds["splits"]:
+                raise ConfigError(f"{where}: run.{name}.splits: '{split}' is not a split of {config['dataset_dir']}/{name}.yaml "
+                                  f"(it has: {', '.join(ds['splits'])})")
+        for method in entry.get("methods", []):
+            if method not in registry.METHODS:
+                raise ConfigError(f"{where}: run.{name}.methods: unknown method '{method}' (known: {', '.join(registry.NAMES)})")
+        kmeans = ds["methods"]["minibatch_kmeans"]["n_clusters"]
+        if "minibatch_kmeans" in entry.get("methods", []) and kmeans is None:
+            for split in entry["splits"]:
+                if "labels" not in ds["splits"][split]:
+                    raise ConfigError(f"{config['dataset_dir']}/{name}.yaml: methods.minibatch_kmeans.n_clusters: null (the true "
+                                      f"number of identities) needs labels, and split '{split}' has none; give a number")
+    config["datasets"] = datasets
+    return config

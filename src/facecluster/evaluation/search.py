@@ -1,0 +1,51 @@
+"""The one parameter search of the project (pipeline, benchmarks and tests): grids from the
+config and :func:`search_grid`, which picks the value whose clustering has the best pairwise F.
+
+Parameters are never chosen on test labels: :func:`search_grid` searches a grid on a labelled (train)
+split, maximising pairwise F, and the chosen value is then applied elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from facecluster.collapse import check_curve_not_flat
+from facecluster.evaluation.metrics import pairwise_scores
+from facecluster.progress import Progress
+
+
+def threshold_grid(start: float, stop: float, step: float) -> np.ndarray:
+    """Inclusive grid ``start, start+step, ..., stop`` rounded to avoid float drift."""
+    count = int(round((stop - start) / step)) + 1
+    return np.round(start + step * np.arange(count), 6)
+
+
+def grid_from_config(segments: list[dict]) -> np.ndarray:
+    """The sorted union of ``{start, stop, step}`` segments (e.g. a coarse grid plus a fine one
+    near 1 for embeddings whose best threshold is above 0.99)."""
+    return np.unique(np.concatenate([threshold_grid(**seg) for seg in segments]))
+
+
+def search_grid(cluster: Callable[[float], np.ndarray], labels: np.ndarray, grid: np.ndarray, name: str
+                ) -> tuple[float, list[tuple[float, float]], list[tuple[float, float, float]]]:
+    """The grid value whose clustering ``cluster(value)`` has the highest pairwise F against
+    ``labels`` (ties: the smallest value) — the one parameter search of the project. A flat
+    curve (no value better than another) raises :class:`~facecluster.collapse.CollapseError`.
+
+    Returns ``(best, [(value, F), ...], [(value, precision, recall), ...])``.
+    """
+    grid = np.sort(np.asarray(grid, dtype=np.float64))
+    if grid.size == 0:
+        raise ValueError("empty parameter grid")
+    curve, curve_pr = [], []
+    progress = Progress(f"{name} search", grid.size)
+    for t, value in enumerate(grid):
+        scores = pairwise_scores(labels, cluster(float(value)))
+        curve.append((float(value), float(scores["fscore"])))
+        curve_pr.append((float(value), float(scores["precision"]), float(scores["recall"])))
+        progress.update(t + 1, f"{name}={value:.4f} F={scores['fscore']:.4f}")
+    check_curve_not_flat(curve, f"{name} search")
+    best = max(curve, key=lambda c: (c[1], -c[0]))
+    return best[0], curve, curve_pr

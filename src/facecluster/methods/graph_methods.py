@@ -1,0 +1,69 @@
+"""The runner of the non-learned methods (``results/{ds}/{split}/methods/{method}/``).
+
+Names, families and tuned parameters come from :mod:`facecluster.registry`; this module maps each
+graph method to its implementation. Each graph method has one *tuned* parameter (a cosine, a
+distance, a rank-order distance or a resolution) that is either grid-searched on the train split
+(``tune: train``, maximising pairwise F with :func:`facecluster.evaluation.search.search_grid` —
+never on test labels) or taken from the config (``tune: fixed``), and fixed settings from the
+dataset config (``k``, ``max_size``, ``min_samples``, ...). ``minibatch_kmeans`` (family
+``features``) has no tuned parameter; its ``n_clusters`` is the true number of identities of the
+split unless the config gives one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from facecluster import registry
+from facecluster.evaluation.search import search_grid
+from facecluster.graph.ops import threshold_clusters
+from facecluster.methods import classic as cb
+from facecluster.methods.cdp import cdp_clusters
+
+
+@dataclass(frozen=True)
+class GraphRunner:
+    """How to run one graph method: ``run(nbrs, sims, value, settings) -> labels`` on the first k columns."""
+
+    run: Callable[..., np.ndarray]
+    prepare: Callable[[np.ndarray], dict] | None = None  # per-graph precomputation shared by all grid values
+
+
+RUNNERS: dict[str, GraphRunner] = {
+    "knn_cc": GraphRunner(lambda n, s, v, c, **_: threshold_clusters(n, s, v)),
+    "cdp": GraphRunner(lambda n, s, v, c, **_: cdp_clusters(n, s, v, c["max_size"], c["step"])),
+    "knn_dbscan": GraphRunner(lambda n, s, v, c, **_: cb.knn_dbscan(n, s, v, c["min_samples"])),
+    "fast_hac": GraphRunner(lambda n, s, v, c, **_: cb.fast_hac(n, s, v)),
+    "chinese_whispers": GraphRunner(lambda n, s, v, c, **_: cb.chinese_whispers(n, s, v, c["iterations"], c["seed"])),
+    "approx_rank_order": GraphRunner(lambda n, s, v, c, distances=None, **_: cb.approx_rank_order(n, s, v, distances),
+                                     prepare=lambda n: {"distances": cb.rank_order_distances(n)}),
+    "leiden": GraphRunner(lambda n, s, v, c, **_: cb.leiden(n, s, v, c["seed"])),
+}
+assert set(RUNNERS) == set(registry.GRAPH_METHODS), "every graph method of the registry needs a runner"
+
+
+def _columns(name: str, nbrs: np.ndarray, settings: dict) -> int:
+    k = settings["k"]
+    if k > nbrs.shape[1]:
+        raise ValueError(f"{name}: k = {k} but the kNN graph has {nbrs.shape[1]} columns (raise knn.k or lower methods.{name}.k)")
+    return k
+
+
+def run_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, value: float, settings: dict, **prepared) -> np.ndarray:
+    """Cluster with a graph method on the first ``settings['k']`` kNN columns at parameter ``value``
+    (a ``k`` wider than the graph raises: it is never silently cut)."""
+    k = _columns(name, nbrs, settings)
+    return RUNNERS[name].run(nbrs[:, :k], sims[:, :k], value, settings, **prepared)
+
+
+def tune_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray, settings: dict,
+                      grid: np.ndarray) -> tuple[float, list[tuple[float, float]], list[tuple[float, float, float]]]:
+    """:func:`search_grid` of a graph method's parameter on a labelled split."""
+    k = _columns(name, nbrs, settings)
+    prepare = RUNNERS[name].prepare
+    prepared = prepare(nbrs[:, :k]) if prepare else {}
+    return search_grid(lambda v: run_graph_method(name, nbrs, sims, v, settings, **prepared), labels, grid,
+                       f"{name}: {registry.METHODS[name].param}")

@@ -1,0 +1,101 @@
+"""The method registry: what every clustering method is, without importing how it runs.
+
+Importable with the standard library alone (no numpy, torch, PyG or numba), so the Snakemake DAG,
+the config checks (:mod:`facecluster.config`), the SLURM profile test and the docs all read the
+same table. The implementations live in :mod:`facecluster.ada_nets` and :mod:`facecluster.methods`
+(runners: :mod:`facecluster.methods.graph_methods`, :mod:`facecluster.methods.learned`).
+
+Fields of :class:`Method`:
+
+- ``family``: ``ada_nets`` (the main method, its own stage rules), ``graph`` (a non-learned method
+  on the kNN graph: rules ``tune_method`` / ``cluster_method``), ``features`` (a non-learned method on
+  the features: ``cluster_method``), ``learned`` (rules ``train_learned`` / ``tune_learned`` /
+  ``cluster_learned``);
+- ``param``: the one parameter chosen on the train split (None: nothing to tune);
+- ``input``: ``knn`` (columns of ``knn.npz``), ``features`` or ``features+knn``;
+- ``needs``: methods whose trained model this one builds on;
+- ``knn_widths``: ``(key, extra)`` pairs: the dataset-config key (a dotted path) whose value plus
+  ``extra`` columns of ``knn.npz`` the method reads (``extra`` 1 where the key counts neighbours
+  after the node itself); each must be at most ``knn.k`` (checked at DAG time by
+  :func:`facecluster.config.check_dataset`);
+- ``module``: where the algorithm lives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    family: str
+    param: str | None
+    input: str
+    description: str
+    module: str
+    knn_widths: tuple[tuple[str, int], ...] = ()
+    needs: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def gpu(self) -> bool:
+        """Whether the method has GPU-capable stages (``gpu=1`` rules)."""
+        return self.family in ("ada_nets", "learned")
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """The Snakemake rules that compute this method's clusters of a split (and fit it)."""
+        return FAMILY_RULES[self.family]
+
+
+def _graph(name: str, param: str, description: str, module: str = "facecluster.methods.classic") -> Method:
+    return Method(name, "graph", param, "knn", description, module, knn_widths=((f"methods.{name}.k", 0),))
+
+
+METHODS: dict[str, Method] = {m.name: m for m in (
+    Method("ada_nets", "ada_nets", "tau", "features+knn",
+           "Ada-NETS: structure space, adaptive filter, adaptive adjacency, GCN, threshold linkage",
+           "facecluster.ada_nets", knn_widths=(("structure.k", 0), ("gcn.order_k", 0))),
+    Method("gcn_v", "learned", "tau", "features+knn",
+           "GCN-V: vertex confidence, link to the nearest higher-confidence neighbour",
+           "facecluster.methods.gcn_v", knn_widths=(("methods.gcn_v.k", 0),)),
+    Method("gcn_ve", "learned", "tau", "features+knn",
+           "GCN-V + GCN-E: edge connectivity among higher-confidence candidates",
+           "facecluster.methods.gcn_e", needs=("gcn_v",)),
+    Method("lgcn", "learned", "threshold", "features+knn",
+           "L-GCN: instance pivot subgraphs, linkage prediction, size-capped propagation",
+           "facecluster.methods.lgcn", knn_widths=tuple((f"methods.lgcn.{key}", 1) for key in (
+               "k_at_hop_train.0", "k_at_hop_train.1", "k_at_hop_test.0", "k_at_hop_test.1", "active"))),
+    Method("lce", "learned", None, "features+knn",
+           "LCE-style pair network and density-peak linking",
+           "facecluster.methods.lce", knn_widths=(("methods.lce.k", 0),)),
+    _graph("knn_cc", "tau", "kNN graph cut at cosine tau, connected components", "facecluster.graph.ops"),
+    _graph("cdp", "threshold", "CDP single-model vote: pairs above threshold, size-constrained propagation",
+           "facecluster.methods.cdp"),
+    _graph("knn_dbscan", "eps", "DBSCAN on the kNN graph, distance 1 - cos"),
+    _graph("fast_hac", "distance", "single linkage on the kNN graph's minimum spanning forest, cut at a distance"),
+    _graph("chinese_whispers", "tau", "label propagation on kNN edges with cosine >= tau"),
+    _graph("approx_rank_order", "threshold", "approximate rank-order distance between kNN pairs, linked at <= threshold"),
+    _graph("leiden", "resolution", "Leiden, constant Potts model on the cosine-weighted kNN graph"),
+    Method("minibatch_kmeans", "features", None, "features",
+           "MiniBatchKMeans on the features, true number of clusters (upper bound)", "facecluster.methods.classic"),
+)}
+
+FAMILY_RULES: dict[str, tuple[str, ...]] = {
+    "ada_nets": ("structure_space", "max_q", "train_adaptive_filter", "predict_k", "adjacency", "knn_adjacency",
+                 "max_q_adjacency", "train_gcn", "embed", "embedding_knn", "tune_ada_nets", "ada_nets_cluster"),
+    "graph": ("tune_method", "cluster_method"),
+    "features": ("cluster_method",),
+    "learned": ("train_learned", "tune_learned", "cluster_learned"),
+}
+
+# Rules that declare resources gpu=1 (training and inference of networks): the SLURM profile
+# sends each to the GPU partition (tests/test_slurm.py checks the profile and the rule files).
+GPU_RULES: tuple[str, ...] = ("train_adaptive_filter", "predict_k", "train_gcn", "embed",
+                              "train_learned", "tune_learned", "cluster_learned")
+
+NAMES: tuple[str, ...] = tuple(METHODS)
+GRAPH_METHODS: tuple[str, ...] = tuple(m for m, s in METHODS.items() if s.family == "graph")
+NON_LEARNED: tuple[str, ...] = tuple(m for m, s in METHODS.items() if s.family in ("graph", "features"))
+LEARNED: tuple[str, ...] = tuple(m for m, s in METHODS.items() if s.family == "learned")
+TUNED: tuple[str, ...] = tuple(m for m, s in METHODS.items() if s.param is not None)

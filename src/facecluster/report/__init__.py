@@ -1,0 +1,1 @@
+"""Outputs for people: clusters.csv / summary.json, the report's figures and stage timings."""

@@ -1,0 +1,1 @@
+"""Training shared by every learned stage: schedules, the loop, devices, checkpoints."""
