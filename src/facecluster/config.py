@@ -249,8 +249,8 @@ def check_widths(ds: dict, path: str) -> None:
         for key, extra in method.knn_widths:
             need = get_path(ds, key) + extra
             if need > k:
-                plus = f" + 1 (the node itself)" if extra else ""
-                raise ConfigError(f"{path}: {key}: {get_path(ds, key)}{plus} = {need} columns of the kNN graph, "
+                reads = f"{need} columns (the node itself + {need - 1})" if extra else f"{need} columns"
+                raise ConfigError(f"{path}: {key}: {get_path(ds, key)} reads {reads} of the kNN graph, "
                                   f"but knn.k is {k} ({method.name}); raise knn.k or lower {key}")
 
 
