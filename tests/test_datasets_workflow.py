@@ -15,7 +15,7 @@ from facecluster.data.datasets import write_bin_features, write_l2c_knn, write_m
 from facecluster.data.io import l2_normalise
 from facecluster.graph.knn import exact_knn
 
-from conftest import REPO, run_snakemake
+from conftest import narrow_widths, REPO, run_snakemake
 
 REAL = {"ms1m": "part1_test", "deepfashion": "test", "ijbb": "F1845", "msmt17": "test"}
 ADA_NETS_JOBS = ["prepare_features", "prepare_labels", "knn", "structure_space", "max_q", "train_adaptive_filter",
@@ -60,6 +60,7 @@ def clustered(n: int, d: int, ids: int, seed: int) -> tuple[np.ndarray, np.ndarr
 
 
 def write_config(workdir: Path, ds: dict, run: dict) -> None:
+    narrow_widths(ds, ds["knn"]["k"])  # tiny graphs: every width within knn.k (checked at DAG time)
     (workdir / "config" / "datasets").mkdir(parents=True, exist_ok=True)
     (workdir / "config" / "datasets" / f"{ds['name']}.yaml").write_text(yaml.safe_dump(ds))
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump({"run": run, "dataset_dir": "config/datasets"}))

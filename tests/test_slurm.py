@@ -12,7 +12,7 @@ from conftest import REPO, run_snakemake, tiny_synthetic
 from slurm_cluster import SingleNodeSlurm, unavailable_reason
 
 SLURM_PROFILE = str(REPO / "profiles" / "slurm")
-GPU_RULES = ("train_adaptive_filter", "predict_k", "train_gcn", "embed")
+from facecluster.registry import GPU_RULES  # noqa: E402
 REAL = {"ms1m": "part9_test", "deepfashion": "test", "ijbb": "F512", "msmt17": "test"}
 
 
@@ -40,9 +40,9 @@ def test_slurm_dry_run_shows_knn_shards_and_gpu_requests(repo_config_workdir):
     ds_file.write_text(yaml.safe_dump(ds))
     placeholders(repo_config_workdir, "ms1m", ["part9_test"])
     out = run_snakemake(repo_config_workdir, "-n", "--executor", "slurm", "--jobs", "8", "--profile", SLURM_PROFILE,
-                        "results/ms1m/part9_test/metrics.json").stdout
+                        "results/ms1m/part9_test/metrics.json", "results/ms1m/part9_test/methods/gcn_ve/metrics.json").stdout
     assert out.count("rule knn_shard:") == 32  # 8 shards each: kNN and embedding kNN of part9_test and part0_train
-    for rule in GPU_RULES:
+    for rule in GPU_RULES:  # every gpu=1 rule of facecluster.registry, learned methods included
         block = out[out.index(f"rule {rule}:"):]
         block = block[: block.index("\n\n")]
         assert "gpu=1" in block, (rule, block)

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 import torch
 import yaml
 
-from conftest import REPO, run_snakemake, tiny_synthetic
+from conftest import narrow_widths, REPO, run_snakemake, tiny_synthetic
 
 
 def test_lint_is_clean():
@@ -189,6 +189,7 @@ def _npy_dataset(workdir, features, labels):
         "splits": {"train": {"features": "resources/mine/train_x.npy", "labels": "resources/mine/train_y.npy"}},
         "knn": {"k": 5},
     }
+    narrow_widths(ds, 5)
     (workdir / "config" / "datasets").mkdir(parents=True)
     (workdir / "config" / "datasets" / "mine.yaml").write_text(yaml.safe_dump(ds))
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump({"run": {"mine": {"splits": ["train"]}}}))

@@ -204,10 +204,10 @@ def _feature_rows(path: str, dim: int | None) -> int | None:
         if path.endswith(".npy"):
             import numpy as np  # header only (mmap); numpy is imported only when a file is there
 
-            return int(np.load(path, mmap_mode="r").shape[0])
+            return int(np.load(path, mmap_mode="r").shape[0]) or None
         if path.endswith(".bin") and dim:
-            return os.path.getsize(path) // (4 * dim)
-    except (OSError, ValueError):
+            return os.path.getsize(path) // (4 * dim) or None  # empty: prepare_features reports it
+    except Exception:  # noqa: BLE001 - unreadable here; prepare_features names the problem
         return None
     return None
 
