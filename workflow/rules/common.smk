@@ -6,11 +6,12 @@ import os
 import sys
 
 from facecluster import registry
-from facecluster.config import load_workflow_config, missing_raw_files
+from facecluster.config import is_generated, load_workflow_config, missing_raw_files
 
 
 load_workflow_config(config)
 DATASETS = config["datasets"]
+GENERATED = [name for name, ds in DATASETS.items() if is_generated(ds)]
 GRAPH_METHODS = registry.GRAPH_METHODS
 NON_LEARNED = registry.NON_LEARNED
 LEARNED = registry.LEARNED

@@ -7,6 +7,8 @@ rule synthetic_data:
     output:
         features="resources/{ds}/{split}/features.npy",
         labels="resources/{ds}/{split}/labels.npy",
+    wildcard_constraints:
+        ds="|".join(GENERATED) or "NO_GENERATED_DATASET",  # never a user's raw file
     params:
         settings=lookup(dpath="datasets/{ds}/synthetic", within=config),
         split="{split}",

@@ -30,7 +30,7 @@ rule predict_k:
     input:
         features="results/{ds}/{split}/features.npy",
         structure="results/{ds}/{split}/structure.npz",
-        model="results/{ds}/models/adaptive_filter.pt",
+        model=rules.train_adaptive_filter.output[0],
     output:
         "results/{ds}/{split}/k_pred.npy",
     params:

@@ -30,8 +30,8 @@ rule train_gcn:
 rule embed:
     input:
         features="results/{ds}/{split}/features.npy",
-        adjacency="results/{ds}/{split}/adjacency.npz",
-        model="results/{ds}/models/gcn.pt",
+        adjacency=rules.adjacency.output[0],
+        model=rules.train_gcn.output[0],
     output:
         "results/{ds}/{split}/embeddings.npy",
     params:
