@@ -53,6 +53,8 @@ def test_minimal_config_has_complete_consistent_defaults(tmp_path):
     # the widths that read the kNN graph fit inside it (the old defaults: knn.k 80, gcn.order_k 256)
     assert ds["knn"]["k"] >= max(ds["structure"]["k"], ds["gcn"]["order_k"])
     fc.check_widths(ds, "x.yaml")
+    # GCN embeddings of one identity are very tight: the default tau grid reaches above 0.99
+    assert max(seg["stop"] for seg in ds["cluster"]["grid"]) > 0.999
 
 
 def test_paper_preset_is_the_schema_defaults_and_file_values_win(tmp_path):

@@ -3,6 +3,8 @@
 - :func:`edges_at_least`, :func:`components`, :func:`threshold_clusters`: kNN edges above a
   cosine, connected components, and their composition (the ``knn_cc`` baseline and Ada-NETS
   stage 7's threshold linkage);
+- :func:`symmetric_graph`: the kNN graph as a symmetric CSR matrix of cosines (DBSCAN,
+  single linkage, Chinese whispers, Leiden);
 - :func:`build_adjacency`: symmetric, self-looped, row-normalised sparse graph from per-node
   neighbour prefixes (Ada-NETS stage 5, the GCN's training graph, GCN-V's operator);
 - :func:`propagate`: size-constrained propagation (CDP's re-split, L-GCN's merge);
@@ -42,6 +44,17 @@ def threshold_clusters(nbrs: np.ndarray, sims: np.ndarray, tau: float) -> np.nda
     src, dst, _ = edges_at_least(nbrs, sims, tau)
     return components(nbrs.shape[0], src, dst)
 
+
+
+def symmetric_graph(nbrs: np.ndarray, sims: np.ndarray, min_sim: float = -np.inf) -> sp.csr_matrix:
+    """The kNN graph as a symmetric CSR matrix of cosines (edges with cosine ≥ ``min_sim``, no self-loops)."""
+    n = nbrs.shape[0]
+    src, dst, s = edges_at_least(nbrs, sims, min_sim)
+    g = sp.coo_matrix((s, (src, dst)), shape=(n, n)).tocsr()
+    g.sum_duplicates()  # i -> j listed twice cannot happen in a kNN row; kept for safety
+    g = g.maximum(g.T).tocsr()
+    g.sort_indices()
+    return g
 
 def build_adjacency(nbrs: np.ndarray, weights: np.ndarray, keep: np.ndarray | int, min_weight: float = 0.0) -> sp.csr_matrix:
     """Symmetric, self-looped, row-normalised CSR (N, N) float32 from per-node neighbour lists.

@@ -37,18 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
-from facecluster.graph.ops import components, edges_at_least, threshold_clusters
-
-
-def symmetric_graph(nbrs: np.ndarray, sims: np.ndarray, min_sim: float = -np.inf) -> sp.csr_matrix:
-    """The kNN graph as a symmetric CSR matrix of cosines (edges with cosine ≥ ``min_sim``, no self-loops)."""
-    n = nbrs.shape[0]
-    src, dst, s = edges_at_least(nbrs, sims, min_sim)
-    g = sp.coo_matrix((s, (src, dst)), shape=(n, n)).tocsr()
-    g.sum_duplicates()  # i -> j listed twice cannot happen in a kNN row; kept for safety
-    g = g.maximum(g.T).tocsr()
-    g.sort_indices()
-    return g
+from facecluster.graph.ops import components, symmetric_graph, threshold_clusters
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,10 +17,7 @@ import numpy as np
 import torch
 
 from facecluster import registry
-from facecluster.methods import gcn_e
-from facecluster.methods import gcn_v
-from facecluster.methods import lce
-from facecluster.methods import lgcn
+from facecluster.methods import gcn_e, gcn_v, lce, lgcn
 from facecluster.graph.knn import exact_knn
 from facecluster.training.checkpoints import load_model
 from facecluster.training.loop import SGDSchedule
