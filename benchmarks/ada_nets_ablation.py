@@ -36,8 +36,8 @@ import argparse
 import numpy as np
 import scipy.sparse as sp
 import torch
-import yaml
 
+from facecluster.config import load_dataset
 from facecluster.graph.ops import build_adjacency
 from facecluster.ada_nets.adjacency import edge_precision_recall
 from facecluster.ada_nets.gcn import embed, train_gcn, with_self_loops
@@ -145,7 +145,7 @@ def main() -> None:
     # Controls: the same network and training settings (the dataset config's gcn section), trained
     # on other graphs of the train split, including none at all (every node its own neighbourhood:
     # the two GraphSAGE layers become per-sample linear maps, i.e. an MLP).
-    cfg = yaml.safe_load(open(f"config/datasets/{args.dataset}.yaml"))["gcn"]
+    cfg = load_dataset(f"config/datasets/{args.dataset}.yaml")["gcn"]  # preset and defaults filled
     n_train = len(tr["y"])
     controls = {
         "no graph (MLP)": sp.identity(n_train, dtype=np.float32, format="csr"),

@@ -55,6 +55,7 @@ try:
 except ImportError:  # running from a checkout without an installed package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from facecluster.config import load_dataset
 from facecluster.graph.knn import exact_knn
 from facecluster.ada_nets.max_q import max_q_indices
 from facecluster.evaluation.metrics import evaluate
@@ -158,13 +159,12 @@ def knn_cc(train: tuple, test: tuple, grid: np.ndarray = GRID) -> dict:
 def mlp_control(tr: tuple, te: tuple, gcn_cfg: dict | None = None) -> dict:
     """The graph-free control: the Ada-NETS GCN trained and applied on identity graphs (an MLP)."""
     import torch
-    import yaml
 
     from facecluster.ada_nets.gcn import embed, train_gcn
     from facecluster.training.loop import SGDSchedule, seed_everything
 
     if gcn_cfg is None:
-        gcn_cfg = yaml.safe_load((REPO / "config" / "datasets" / "synthetic.yaml").read_text())["gcn"]
+        gcn_cfg = load_dataset(REPO / "config" / "datasets" / "synthetic.yaml")["gcn"]  # preset and defaults filled
     cfg = gcn_cfg
     cpu = torch.device("cpu")
     seed = int(cfg.get("seed", 0))

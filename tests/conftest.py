@@ -41,10 +41,11 @@ def tiny_synthetic(workdir: Path, n_samples: int = 600, methods: tuple[str, ...]
         if "k" in settings:
             settings["k"] = min(settings["k"], 16)
     tiny_train = {"steps": 4, "lr": 0.001, "optimizer": "adam", "warmup": 1}
-    ds["methods"]["gcn_v"].update(hidden=32, feature_k=16, train=tiny_train)
-    ds["methods"]["gcn_ve"].update(k=8, active=3, hidden=16, batch_size=16, train=tiny_train)
-    ds["methods"]["lgcn"].update(k_at_hop_train=[6, 3], k_at_hop_test=[6, 3], active=3, hidden=16, batch_size=8, train=tiny_train)
-    ds["methods"]["lce"].update(hidden=16, batch_size=256, train=tiny_train)
+    learned = {"gcn_v": dict(k=16, hidden=32, feature_k=16), "gcn_ve": dict(k=8, active=3, hidden=16, batch_size=16),
+               "lgcn": dict(k_at_hop_train=[6, 3], k_at_hop_test=[6, 3], active=3, hidden=16, batch_size=8),
+               "lce": dict(k=16, hidden=16, batch_size=256)}
+    for name, settings in learned.items():
+        ds["methods"].setdefault(name, {}).update(settings, train=tiny_train)
     (cfg_dir / "synthetic.yaml").write_text(yaml.safe_dump(ds))
     config = {"run": {"synthetic": {"splits": ["test"], "methods": list(methods)}}, "dataset_dir": "config/datasets"}
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
