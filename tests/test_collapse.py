@@ -24,6 +24,12 @@ def test_flat_parameter_curve_is_refused():
     with pytest.raises(CollapseError, match=r"tau search: the pairwise F curve on the train split is flat \(F between 0.003000"):
         check_curve_not_flat([(0.3, 0.003), (0.4, 0.003), (0.5, 0.003)], "tau search")
     check_curve_not_flat([(0.3, 0.003), (0.4, 0.2), (0.5, 0.1)], "tau search")
+    flat = [(0.3, 0.73), (0.4, 0.73), (0.5, 0.73)]
+    with pytest.raises(CollapseError, match=r"\(1..1 clusters of 300 nodes\)"):  # one cluster at every value
+        check_curve_not_flat(flat, "tau search", n_clusters=[1, 1, 1], n=300)
+    with pytest.raises(CollapseError, match="flat"):  # all singletons
+        check_curve_not_flat(flat, "tau search", n_clusters=[300, 300, 300], n=300)
+    check_curve_not_flat(flat, "tau search", n_clusters=[12, 12, 12], n=300)  # one non-trivial partition: passes
     # through the one parameter search: a clustering that ignores the value
     labels = np.repeat(np.arange(10), 10)
     with pytest.raises(CollapseError, match="flat"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from facecluster.progress import summarise_curve
+from facecluster.progress import logger, summarise_curve
 
 #: a batch (or a split) whose smallest pairwise cosine is above this is "all but identical"
 COLLAPSE_COSINE = 1.0 - 1e-4
@@ -56,17 +56,28 @@ def check_embeddings_not_collapsed(emb: np.ndarray, stage: str, sample: int = 40
         )
 
 
-def check_curve_not_flat(curve: list[tuple[float, float]], stage: str, tol: float = FLAT_CURVE) -> None:
-    """Raise when a parameter search's ``[(value, pairwise F), ...]`` is flat over ≥ 3 values."""
+def check_curve_not_flat(curve: list[tuple[float, float]], stage: str, tol: float = FLAT_CURVE,
+                         n_clusters: list[int] | None = None, n: int | None = None) -> None:
+    """Raise when a parameter search's ``[(value, pairwise F), ...]`` is flat over >= 3 values and
+    the clusterings behind it are trivial (one cluster or all singletons at every value, or unknown:
+    ``n_clusters`` not given). A flat curve over one non-trivial partition (every value gives the
+    same clusters: identities already far apart) is not a collapse; it is logged and passes."""
     if len(curve) < 3:
         return
     f = np.array([c[1] for c in curve], dtype=np.float64)
-    if f.max() - f.min() < tol:
-        raise CollapseError(
-            f"{stage}: the pairwise F curve on the train split is flat (F between {f.min():.6f} and {f.max():.6f} "
-            f"over {len(curve)} values {curve[0][0]:g}..{curve[-1][0]:g}): no value is better than another, "
-            "so none can be chosen; the input (embeddings or graph) carries no cluster structure."
-        )
+    if f.max() - f.min() >= tol:
+        return
+    if n_clusters is not None and n is not None and all(1 < c < n for c in n_clusters):
+        logger.warning("%s: pairwise F is the same (%.6f) at every value %g..%g, with %d..%d clusters: the partition does "
+                       "not depend on the parameter; the smallest value is taken", stage, f.max(), curve[0][0], curve[-1][0],
+                       min(n_clusters), max(n_clusters))
+        return
+    counts = f" ({min(n_clusters)}..{max(n_clusters)} clusters of {n} nodes)" if n_clusters is not None and n is not None else ""
+    raise CollapseError(
+        f"{stage}: the pairwise F curve on the train split is flat (F between {f.min():.6f} and {f.max():.6f} "
+        f"over {len(curve)} values {curve[0][0]:g}..{curve[-1][0]:g}){counts}: no value is better than another, "
+        "so none can be chosen; the input (embeddings or graph) carries no cluster structure."
+    )
 
 
 def check_not_single_cluster(clusters: np.ndarray, stage: str, min_nodes: int = MIN_NODES_FOR_ONE_CLUSTER_CHECK) -> None:

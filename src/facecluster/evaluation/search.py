@@ -39,13 +39,15 @@ def search_grid(cluster: Callable[[float], np.ndarray], labels: np.ndarray, grid
     grid = np.sort(np.asarray(grid, dtype=np.float64))
     if grid.size == 0:
         raise ValueError("empty parameter grid")
-    curve, curve_pr = [], []
+    curve, curve_pr, counts = [], [], []
     progress = Progress(f"{name} search", grid.size)
     for t, value in enumerate(grid):
-        scores = pairwise_scores(labels, cluster(float(value)))
+        clusters = cluster(float(value))
+        counts.append(int(np.unique(clusters).size))
+        scores = pairwise_scores(labels, clusters)
         curve.append((float(value), float(scores["fscore"])))
         curve_pr.append((float(value), float(scores["precision"]), float(scores["recall"])))
         progress.update(t + 1, f"{name}={value:.4f} F={scores['fscore']:.4f}")
-    check_curve_not_flat(curve, f"{name} search")
+    check_curve_not_flat(curve, f"{name} search", n_clusters=counts, n=int(labels.shape[0]))
     best = max(curve, key=lambda c: (c[1], -c[0]))
     return best[0], curve, curve_pr
