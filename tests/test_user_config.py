@@ -61,17 +61,13 @@ def test_bin_meta_features_and_an_unlabeled_split(tmp_path):
     raw = tmp_path / "resources" / "mine"
     raw.mkdir(parents=True)
     for split in ("train", "today"):
-        x, y = tiny_split(split, 300, 64)
+        x, y = tiny_split(split, 300, 128)
         write_bin_features(str(raw / f"{split}.bin"), x)
         if split == "train":
             write_meta_labels(str(raw / f"{split}.meta"), y)
-    ds = {"name": "mine", "format": "custom", "feature_dim": 64, "train_split": "train",
+    ds = {"name": "mine", "format": "custom", "feature_dim": 128, "train_split": "train",
           "splits": {"train": {"features": "resources/mine/train.bin", "labels": "resources/mine/train.meta"},
-                     "today": {"features": "resources/mine/today.bin"}},
-          # short budgets (this test is about formats and the unlabeled split): file values win over the preset
-          "adaptive_filter": {"train": {"steps": 60, "lr": 0.002, "optimizer": "adam", "warmup": 6}},
-          "gcn": {"train": {"steps": 60, "lr": 0.001, "optimizer": "adam", "warmup": 6}},
-          "methods": {"lce": {"train": {"steps": 60, "lr": 0.001, "optimizer": "adam", "warmup": 6}}}}
+                     "today": {"features": "resources/mine/today.bin"}}}
     (tmp_path / "config" / "datasets").mkdir(parents=True)
     (tmp_path / "config" / "datasets" / "mine.yaml").write_text(yaml.safe_dump(ds))
     (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(
@@ -82,7 +78,7 @@ def test_bin_meta_features_and_an_unlabeled_split(tmp_path):
         assert clusters.shape == (300,) and (tmp_path / base / "clusters.csv").exists()
         assert not (tmp_path / base / "metrics.json").exists()
     assert not (tmp_path / "results" / "mine" / "today" / "labels.npy").exists()
-    assert "GCN step 60/60" in (tmp_path / "logs" / "mine" / "train_gcn.log").read_text()
+    assert "GCN step 500/500" in (tmp_path / "logs" / "mine" / "train_gcn.log").read_text()  # the cpu preset
 
 
 def test_dry_run_of_the_default_dag_does_not_import_torch(repo_config_workdir):
