@@ -65,7 +65,7 @@ def test_tiny_end_to_end(tmp_path):
     clusters = np.load(res / "test" / "methods" / "knn_cc" / "clusters.npy")
     assert clusters.dtype == np.int64 and clusters.shape == (600,)
     m = json.loads((res / "test" / "methods" / "knn_cc" / "metrics.json").read_text())
-    assert list(m) == ["dataset", "split", "method", "n_samples", "n_clusters_pred", "n_clusters_true",
+    assert list(m) == ["dataset", "split", "method", "training", "n_samples", "n_clusters_pred", "n_clusters_true",
                        "pairwise", "bcubed", "nmi", "params", "seconds"]
     assert (m["dataset"], m["split"], m["method"], m["n_samples"]) == ("synthetic", "test", "knn_cc", 600)
     for key in ("pairwise", "bcubed"):
