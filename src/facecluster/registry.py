@@ -90,7 +90,7 @@ FAMILY_RULES: dict[str, tuple[str, ...]] = {
 }
 
 # Rules that declare resources gpu=1 (training and inference of networks): the SLURM profile
-# sends each to the GPU partition (tests/test_slurm.py checks the profile and the rule files).
+# sends each to the GPU partition (tests/test_config.py checks the profile and the rule files).
 GPU_RULES: tuple[str, ...] = ("train_adaptive_filter", "predict_k", "train_gcn", "embed",
                               "train_learned", "tune_learned", "cluster_learned")
 

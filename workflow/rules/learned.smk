@@ -1,4 +1,4 @@
-# The learned methods Ada-NETS is compared with (GCN-V, GCN-V+E, L-GCN, LCE: facecluster.learned_methods),
+# The learned methods Ada-NETS is compared with (GCN-V, GCN-V+E, L-GCN, LCE: facecluster.methods.learned),
 # trained on the train split (results/{ds}/models/{method}.pt), their parameter tuned there, and
 # applied to every split under results/{ds}/{split}/methods/{method}/.
 

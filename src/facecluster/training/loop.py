@@ -1,9 +1,9 @@
-"""Shared pieces of every training rule: device, seeds, SGD with a warm-up cosine schedule,
-progress logging (step, loss, lr) and checkpoints.
+"""Shared pieces of every training rule: device, seeds, SGD/Adam with a warm-up cosine schedule,
+and the loop with its progress logging (step, loss, its terms, lr).
 
-Every learned method (the adaptive filter, the Ada-NETS GCN, and later GCN-V/E, L-GCN, LCE)
-trains through :func:`train_loop`, so they share one schedule, one log format and one
-checkpoint format.
+Every learned stage (the adaptive filter, the Ada-NETS GCN, GCN-V/E, L-GCN, LCE) trains through
+:func:`train_loop`, so they share one schedule and one log format; their checkpoints go through
+:mod:`facecluster.training.checkpoints`.
 """
 
 from __future__ import annotations
