@@ -55,17 +55,22 @@ def tiny_synthetic(workdir: Path, n_samples: int = 600, methods: tuple[str, ...]
 def narrow_widths(ds: dict, k: int) -> dict:
     """Lower every setting that reads columns of the kNN graph to fit ``knn.k = k`` (tiny fixtures;
     the config refuses wider settings at DAG time)."""
-    ds.setdefault("knn", {})["k"] = k
-    ds.setdefault("structure", {})["k"] = min(ds["structure"].get("k", 80), k)
-    ds.setdefault("gcn", {})["order_k"] = min(ds["gcn"].get("order_k", 256), k)
-    methods = ds.setdefault("methods", {})
+    for key in ("knn", "structure", "gcn", "cluster", "methods"):
+        ds.setdefault(key, {})
+    ds["knn"]["k"] = k
+    ds["structure"]["k"] = min(ds["structure"].get("k", 80), k)
+    ds["gcn"]["order_k"] = min(ds["gcn"].get("order_k", 256), k)
+    methods = ds["methods"]
+    for name in ("knn_cc", "cdp", "knn_dbscan", "fast_hac", "chinese_whispers", "approx_rank_order", "leiden", "gcn_v",
+                 "gcn_ve", "lgcn", "lce"):
+        methods.setdefault(name, {})
     for name in ("knn_cc", "cdp", "knn_dbscan", "fast_hac", "chinese_whispers", "approx_rank_order", "leiden", "gcn_v", "lce"):
-        methods.setdefault(name, {})["k"] = min(methods[name].get("k", 80), k)
-    ds.setdefault("cluster", {})["k"] = min(ds["cluster"].get("k", 80), k)
+        methods[name]["k"] = min(methods[name].get("k", 80), k)
+    ds["cluster"]["k"] = min(ds["cluster"].get("k", 80), k)
     methods["gcn_v"]["feature_k"] = min(methods["gcn_v"].get("feature_k", 80), k)
-    methods.setdefault("gcn_ve", {})["k"] = min(methods["gcn_ve"].get("k", 20), methods["gcn_v"]["feature_k"] - 1)
+    methods["gcn_ve"]["k"] = min(methods["gcn_ve"].get("k", 20), methods["gcn_v"]["feature_k"] - 1)
     hop = max(1, min(10, k - 1) // 2)
-    methods.setdefault("lgcn", {}).update(k_at_hop_train=[hop, hop], k_at_hop_test=[hop, hop], active=min(5, k - 1))
+    methods["lgcn"].update(k_at_hop_train=[hop, hop], k_at_hop_test=[hop, hop], active=min(5, k - 1))
     return ds
 
 

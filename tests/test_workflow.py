@@ -43,7 +43,7 @@ def test_config_error_names_the_problem(repo_config_workdir):
     cfg.write_text(yaml.safe_dump({"run": {"synthetic": {"splits": ["validation"]}}}))
     proc = run_snakemake(repo_config_workdir, "-n", check=False)
     assert proc.returncode != 0
-    assert "split 'validation'" in proc.stdout + proc.stderr
+    assert "config/config.yaml: run.synthetic.splits: 'validation' is not a split of config/datasets/synthetic.yaml" in proc.stdout + proc.stderr
 
 
 @pytest.mark.e2e
