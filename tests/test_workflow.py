@@ -46,6 +46,17 @@ def test_config_error_names_the_problem(repo_config_workdir):
     assert "config/config.yaml: run.synthetic.splits: 'validation' is not a split of config/datasets/synthetic.yaml" in proc.stdout + proc.stderr
 
 
+def test_width_wider_than_the_knn_is_refused_at_dag_time(repo_config_workdir):
+    ds_file = repo_config_workdir / "config" / "datasets" / "synthetic.yaml"
+    ds = yaml.safe_load(ds_file.read_text())
+    ds["structure"]["k"] = 300
+    ds_file.write_text(yaml.safe_dump(ds))
+    proc = run_snakemake(repo_config_workdir, "-n", check=False)
+    assert proc.returncode != 0 and not (repo_config_workdir / "results").exists()
+    assert ("config/datasets/synthetic.yaml: structure.k: 300 reads 300 columns of the kNN graph, but knn.k is 256"
+            in proc.stdout + proc.stderr)
+
+
 @pytest.mark.e2e
 def test_tiny_end_to_end(tmp_path):
     tiny_synthetic(tmp_path, n_samples=600)
