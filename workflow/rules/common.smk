@@ -15,9 +15,6 @@ GENERATED = [name for name, ds in DATASETS.items() if is_generated(ds)]
 GRAPH_METHODS = registry.GRAPH_METHODS
 NON_LEARNED = registry.NON_LEARNED
 LEARNED = registry.LEARNED
-# Per-job benchmark files (Snakemake's `benchmark:`): results/{ds}/benchmarks/, apart from the
-# speed scripts in benchmarks/.
-BENCH = "results/{ds}/benchmarks"
 
 
 def _datasets_to_run():

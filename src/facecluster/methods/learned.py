@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from facecluster import registry
-from facecluster.methods import gcn_e, gcn_v, lce, lgcn
+from facecluster.methods import gcn_e, gcn_v, lce, lgcn, pivot_subgraph
 from facecluster.graph.knn import exact_knn
 from facecluster.training.checkpoints import load_model
 from facecluster.training.loop import SGDSchedule
@@ -94,7 +94,7 @@ def _gcn_ve_cluster(p: dict, d: SplitData, value: float, c: dict):
 
 def _lgcn_train(d: SplitData, c: dict, device, rng, models):
     k1, k2 = c["k_at_hop_train"]
-    model, curve = lgcn.train_lgcn(d.features, d.nbrs, d.labels, k1, k2, c["active"], c["hidden"], c["batch_size"],
+    model, curve = pivot_subgraph.train_lgcn(d.features, d.nbrs, d.labels, k1, k2, c["active"], c["hidden"], c["batch_size"],
                                    SGDSchedule.from_config(c["train"]), device, rng)
     return model, curve, {"kind": "pivot_subgraph_gcn", "dim": d.features.shape[1], "hidden": c["hidden"]}
 

@@ -1,18 +1,10 @@
 """L-GCN (Wang et al., CVPR 2019, "Linkage-based face clustering via GCN").
 
-* **Instance pivot subgraph (IPS)** of pivot p: its ``k1`` nearest neighbours (1-hop) and the
-  ``k2`` nearest neighbours of each of those (2-hop), p included, duplicates removed. Node
-  features are offset by the pivot (``x_j − x_p``). Each IPS node is linked to those of its
-  ``active`` nearest neighbours that lie in the IPS; the adjacency is symmetrised, self-looped
-  and row-normalised.
-* **Model.** Four GraphConv layers ``h ← ReLU(W [h ‖ A h])`` and a 2-way head (PReLU MLP) on the
-  1-hop nodes: does the node share the pivot's identity? Cross-entropy on the train split.
+* **Instance pivot subgraphs and the network**: :mod:`facecluster.methods.pivot_subgraph`
+  (shared with this project's GCN-E).
 * **Clusters.** Every (pivot, 1-hop node) pair gets the predicted probability; both directions
   are averaged; pairs with probability ≥ ``threshold`` go through CDP's size-constrained
   propagation (:func:`facecluster.graph.ops.propagate`, ``max_size`` and ``step``).
-
-IPS construction is vectorised over a batch of pivots (sort-based de-duplication, ``searchsorted``
-for local positions); batches are dense (B, M, M) tensors with M = 1 + k1 + k1·k2.
 """
 
 from __future__ import annotations
@@ -21,7 +13,7 @@ import numpy as np
 import torch
 
 from facecluster.graph.ops import propagate, symmetrise
-from facecluster.methods.pivot_subgraph import LGCN, one_hop_probabilities, pivot_labels, pivot_subgraphs, train_lgcn  # noqa: F401 (re-exported)
+from facecluster.methods.pivot_subgraph import LGCN, one_hop_probabilities
 
 
 def edge_probabilities(model: LGCN, features: np.ndarray, nbrs: np.ndarray, k1: int, k2: int, active: int,
