@@ -167,14 +167,27 @@ def test_runners_cover_the_registry():
     assert set(RUNNERS) == set(registry.GRAPH_METHODS) and set(LEARNED) == set(registry.LEARNED)
 
 
-def _gpu_rules_in_workflow() -> set[str]:
-    found = set()
+def _workflow_rules() -> dict[str, str]:
+    """Every rule of workflow/rules/*.smk (``rule X:`` or ``use rule ... as X with:``) -> its text."""
+    rules = {}
     for smk in (REPO / "workflow" / "rules").glob("*.smk"):
         for block in re.split(r"\n(?=(?:use )?rule )", smk.read_text()):
             name = re.match(r"(?:use rule \w+ as (\w+)|rule (\w+))", block)
-            if name and re.search(r"^\s+gpu=1,?$", block, re.M):
-                found.add(name.group(1) or name.group(2))
-    return found
+            if name:
+                rules[name.group(1) or name.group(2)] = block
+    return rules
+
+
+def _gpu_rules_in_workflow() -> set[str]:
+    return {name for name, block in _workflow_rules().items() if re.search(r"^\s+gpu=1,?$", block, re.M)}
+
+
+def test_registry_rules_exist_and_gpu_methods_have_gpu_rules():
+    rules = _workflow_rules()
+    for family, names in registry.FAMILY_RULES.items():
+        assert set(names) <= set(rules), (family, set(names) - set(rules))
+    for method in registry.METHODS.values():
+        assert method.gpu == bool(set(method.rules) & set(registry.GPU_RULES)), method.name
 
 
 def test_every_gpu_rule_is_in_the_registry_and_the_slurm_profiles_gpu_partition():
@@ -190,9 +203,7 @@ def test_every_gpu_rule_is_in_the_registry_and_the_slurm_profiles_gpu_partition(
 def test_no_method_module_imports_another():
     """Shared mechanisms live in graph/, training/, evaluation/ or a shared module (pivot_subgraph);
     a module that implements one registered method never imports another's."""
-    method_modules = {spec.module for spec in registry.METHODS.values()
-                      if spec.module.startswith("facecluster.methods.") and spec.module != "facecluster.methods.classic"}
-    method_modules |= {"facecluster.methods.classic"}
+    method_modules = {spec.module for spec in registry.METHODS.values() if spec.module.startswith("facecluster.methods.")}
     for module in method_modules:
         path = REPO / "src" / (module.replace(".", "/") + ".py")
         imported = set()
