@@ -53,24 +53,30 @@ def tiny_synthetic(workdir: Path, n_samples: int = 600, methods: tuple[str, ...]
 
 
 def narrow_widths(ds: dict, k: int) -> dict:
-    """Lower every setting that reads columns of the kNN graph to fit ``knn.k = k`` (tiny fixtures;
-    the config refuses wider settings at DAG time)."""
-    for key in ("knn", "structure", "gcn", "cluster", "methods"):
-        ds.setdefault(key, {})
-    ds["knn"]["k"] = k
-    ds["structure"]["k"] = min(ds["structure"].get("k", 80), k)
-    ds["gcn"]["order_k"] = min(ds["gcn"].get("order_k", 256), k)
-    methods = ds["methods"]
-    for name in ("knn_cc", "cdp", "knn_dbscan", "fast_hac", "chinese_whispers", "approx_rank_order", "leiden", "gcn_v",
-                 "gcn_ve", "lgcn", "lce"):
-        methods.setdefault(name, {})
-    for name in ("knn_cc", "cdp", "knn_dbscan", "fast_hac", "chinese_whispers", "approx_rank_order", "leiden", "gcn_v", "lce"):
-        methods[name]["k"] = min(methods[name].get("k", 80), k)
-    ds["cluster"]["k"] = min(ds["cluster"].get("k", 80), k)
-    methods["gcn_v"]["feature_k"] = min(methods["gcn_v"].get("feature_k", 80), k)
-    methods["gcn_ve"]["k"] = min(methods["gcn_ve"].get("k", 20), methods["gcn_v"]["feature_k"] - 1)
+    """Lower every setting that reads columns of the kNN graph (facecluster.registry's
+    ``knn_widths``) to fit ``knn.k = k``, plus the widths checked against split sizes (tiny
+    fixtures; the config refuses wider settings at DAG time)."""
+    from facecluster import registry
+
+    ds.setdefault("knn", {})["k"] = k
     hop = max(1, min(10, k - 1) // 2)
-    methods["lgcn"].update(k_at_hop_train=[hop, hop], k_at_hop_test=[hop, hop], active=min(5, k - 1))
+    lgcn = ds.setdefault("methods", {}).setdefault("lgcn", {})
+    lgcn.update(k_at_hop_train=[hop, hop], k_at_hop_test=[hop, hop])
+    for method in registry.METHODS.values():
+        for key, extra in method.knn_widths:
+            *parents, last = key.split(".")
+            if last.isdigit():  # a list entry (L-GCN's hops): set above
+                continue
+            node = ds
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[last] = min(node.get(last, k - extra), k - extra)
+    cluster = ds.setdefault("cluster", {})
+    cluster["k"] = min(cluster.get("k", 80), k)
+    gcn_v = ds["methods"].setdefault("gcn_v", {})
+    gcn_v["feature_k"] = min(gcn_v.get("feature_k", 80), k)
+    gcn_ve = ds["methods"].setdefault("gcn_ve", {})
+    gcn_ve["k"] = min(gcn_ve.get("k", 20), gcn_v["feature_k"] - 1)
     return ds
 
 

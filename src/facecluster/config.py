@@ -189,7 +189,12 @@ def split_sizes(ds: dict) -> dict[str, int]:
         if "n_samples" in files:
             sizes[split] = files["n_samples"]
         elif is_generated(ds):
-            sizes[split] = int(ds["synthetic"].get("n_samples", 20000))
+            if "n_samples" in ds["synthetic"]:
+                sizes[split] = int(ds["synthetic"]["n_samples"])
+            else:  # the generator's own default (imports numpy: only for a config that leaves it out)
+                from facecluster.data.synthetic import SyntheticParams
+
+                sizes[split] = SyntheticParams().n_samples
         elif os.path.exists(files["features"]):
             rows = _feature_rows(files["features"], ds["feature_dim"])
             if rows is not None:
