@@ -41,7 +41,7 @@ def tiny_synthetic(workdir: Path, n_samples: int = 600, methods: tuple[str, ...]
         if "k" in settings:
             settings["k"] = min(settings["k"], 16)
     tiny_train = {"steps": 4, "lr": 0.001, "optimizer": "adam", "warmup": 1}
-    learned = {"gcn_v": dict(k=16, hidden=32, feature_k=16), "gcn_ve": dict(k=8, active=3, hidden=16, batch_size=16),
+    learned = {"gcn_v": dict(k=16, hidden=32, feature_k=16), "gcn_ve": dict(k=8, hidden=16, batch_size=16),
                "lgcn": dict(k_at_hop_train=[6, 3], k_at_hop_test=[6, 3], active=3, hidden=16, batch_size=8),
                "lce": dict(k=16, hidden=16, batch_size=256)}
     for name, settings in learned.items():
@@ -76,7 +76,7 @@ def narrow_widths(ds: dict, k: int) -> dict:
     gcn_v = ds["methods"].setdefault("gcn_v", {})
     gcn_v["feature_k"] = min(gcn_v.get("feature_k", 80), k)
     gcn_ve = ds["methods"].setdefault("gcn_ve", {})
-    gcn_ve["k"] = min(gcn_ve.get("k", 20), gcn_v["feature_k"] - 1)
+    gcn_ve["k"] = min(gcn_ve.get("k", 20), k - 1)
     return ds
 
 

@@ -98,20 +98,36 @@ def test_knn_dbscan_core_border_noise():
     assert same_partition(knn_dbscan(nbrs, sims, eps=0.2, min_samples=1), [0, 0, 0, 0, 1, 0, 0, 0])
 
 
-def test_fast_hac_is_single_linkage_on_the_knn_graph():
-    # chain 0-1-2 at distances 0.1 and 0.3; 3-4 at 0.05
-    sim = np.full((5, 5), 0.0, dtype=np.float32)
-    for (a, b), d in {(0, 1): 0.1, (1, 2): 0.3, (3, 4): 0.05}.items():
-        sim[a, b] = sim[b, a] = 1 - d
-    nbrs, sims = knn_of(sim, 5)
-    assert same_partition(fast_hac(nbrs, sims, 0.2), [0, 0, 1, 2, 2])
-    assert same_partition(fast_hac(nbrs, sims, 0.3), [0, 0, 0, 1, 1])
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_fast_hac_is_single_linkage_on_all_features_in_euclidean_distance():
+    # scipy's own single linkage (an independent implementation) cut by fcluster is the release's answer
+    from scipy.cluster.hierarchy import fcluster, linkage
+
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(200, 8)).astype(np.float32)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    x = unit_rows(rng.normal(size=(150, 8)))
+    for cut in (0.5, 0.72, 1.0):
+        reference = fcluster(linkage(x.astype(np.float64), method="single", metric="euclidean"), cut, criterion="distance")
+        assert same_partition(fast_hac(x, cut), reference)
+    # the cut is a Euclidean distance: two unit vectors at cos 0.8 are 0.632 apart (joined at 0.72),
+    # at cos 0.7 they are 0.775 apart (not joined at 0.72, although 1 - 0.7 = 0.3 < 0.72)
+    pair = lambda c: np.array([[1.0, 0.0], [c, np.sqrt(1 - c * c)]], dtype=np.float32)
+    assert len(np.unique(fast_hac(pair(0.8), 0.72))) == 1
+    assert len(np.unique(fast_hac(pair(0.7), 0.72))) == 2
+
+
+def test_fast_hac_above_its_limit_stops_or_falls_back_to_the_knn_graph():
+    rng = np.random.default_rng(1)
+    x = unit_rows(rng.normal(size=(200, 8)))
     nbrs, sims = knn_of(x @ x.T, 10)
-    for cut in (0.2, 0.4, 0.6):
-        assert same_partition(fast_hac(nbrs, sims, cut), threshold_clusters(nbrs, sims, 1 - cut))
+    with pytest.raises(ValueError, match="max_samples = 100"):
+        fast_hac(x, 0.6, nbrs, sims, max_samples=100)
+    for cut in (0.4, 0.6, 0.8):
+        # the kNN graph's single linkage at a Euclidean cut = its components at cos >= 1 - cut^2 / 2
+        fallback = fast_hac(x, cut, nbrs, sims, max_samples=100, fallback="knn")
+        assert same_partition(fallback, threshold_clusters(nbrs, sims, 1 - cut * cut / 2 - 1e-6))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,27 +144,60 @@ def test_chinese_whispers_two_cliques_with_a_weak_link():
     assert len(np.unique(chinese_whispers(nbrs, sims, tau=0.95))) == 11
 
 
-def _rank_order_reference(nbrs: np.ndarray) -> np.ndarray:
+def _aro_reference(nbrs: np.ndarray) -> np.ndarray:
+    """learn-to-cluster baseline/aro.py's symmetric-distance row, written out with Python sets."""
     n, k = nbrs.shape
-    out = np.full((n, k), np.inf)
     lists = [list(map(int, row)) for row in nbrs]
-    for a in range(n):
-        for r, b in enumerate(lists[a]):
-            if b == a:
+    out = np.zeros((n, k))
+    for i in range(n):
+        for o_i in range(1, k):  # aro.py enumerates f1[1:] with Oi = idx + 1
+            j = lists[i][o_i]
+            if i not in lists[j]:
+                out[i, o_i] = 9999.0
                 continue
-            o_ba = lists[b].index(a) if a in lists[b] else k
-            d_ab = sum(1 for x in lists[a][: r + 1] if x not in lists[b])
-            d_ba = sum(1 for x in lists[b][: min(o_ba + 1, k)] if x not in lists[a])
-            out[a, r] = (d_ab + d_ba) / max(min(r, o_ba), 1)
+            o_j = lists[j].index(i) + 1
+            d_ij = len(set(lists[i][:o_i]) - set(lists[j]))
+            d_ji = len(set(lists[j][:o_j]) - set(lists[i]))
+            out[i, o_i] = (d_ij + d_ji) / min(o_i, o_j)
     return out
 
 
-def test_rank_order_distances_match_a_direct_reference():
+def test_rank_order_distances_match_aro_py():
     rng = np.random.default_rng(1)
-    x = rng.normal(size=(60, 6)).astype(np.float32)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    x = unit_rows(rng.normal(size=(60, 6)))
     nbrs, _ = knn_of(x @ x.T, 8)
-    np.testing.assert_array_equal(rank_order_distances(nbrs), _rank_order_reference(nbrs))
+    d = rank_order_distances(nbrs)
+    np.testing.assert_array_equal(d, _aro_reference(nbrs))
+    assert (d == 9999.0).any()  # the random lists have one-way pairs
+
+
+def test_rank_order_denominator_uses_the_one_based_rank_of_the_pair():
+    # 0: [0 1 2], 1: [1 2 0], 2: [2 1 0]. Pair (0, 1): O_0 = 1, O_1 = 2 + 1 = 3;
+    # d_01 = |{0} - list(1)| = 0, d_10 = |{1, 2, 0} - list(0)| = 0 -> 0 / 1 = 0.
+    # Pair (1, 2): O_1 = 1, O_2 = 1 + 1 = 2; d_12 = |{1} - list(2)| = 0; d_21 = |{2, 1} - list(1)| = 0 -> 0.
+    # Pair (1, 0) (column 2 of 1): O_1 = 2, O_0 = 1 + 1 = 2; d = |{1, 2} - list(0)| + |{0, 1} - list(1)| = 0.
+    nbrs = np.array([[0, 1, 2], [1, 2, 0], [2, 1, 0]])
+    assert rank_order_distances(nbrs)[1, 2] == 0.0
+    # node 3 lists 0 first but 0 does not list 3: 9999 whatever the overlap
+    nbrs = np.array([[0, 1, 2], [1, 0, 2], [2, 0, 1], [3, 0, 1]])
+    d = rank_order_distances(nbrs)
+    assert d[3, 1] == 9999.0 and d[3, 2] == 9999.0
+    # (2, 1): O_2 = 2 (column 2), O_1 = 2 + 1 = 3; d_21 = |{2, 0} - list(1)| = 0, d_12 = |{1, 0, 2} - list(2)| = 0
+    # (0, 2): O_0 = 2, O_2 = 1 + 1 = 2; d_02 = |{0, 1} - list(2)| = 0; d_20 = |{2, 0} - list(0)| = 0
+    assert d[2, 2] == 0.0 and d[0, 2] == 0.0
+
+
+def test_approx_rank_order_follows_one_way_links_in_index_order():
+    # 2 links to 0 (D <= th) but 0 does not link to 2: BFS from 0 never reaches 2, and 2, visited
+    # later, cannot join 0's cluster. Connected components would merge them.
+    from facecluster.methods.classic import one_way_clusters
+
+    nbrs = np.array([[0, 1, 2], [1, 0, 2], [2, 0, 1]])
+    linked = np.array([[False, True, False], [False, False, False], [False, True, True]])
+    assert same_partition(one_way_clusters(nbrs, linked), [0, 0, 1])
+    # the same links seen from the other side: 0 links to 2, so 2 joins 0's cluster
+    linked = np.array([[False, True, True], [False, False, False], [False, False, False]])
+    assert same_partition(one_way_clusters(nbrs, linked), [0, 0, 0])
 
 
 def test_approx_rank_order_links_shared_neighbourhoods():
@@ -185,12 +234,15 @@ def test_minibatch_kmeans_separated_blobs():
 def test_every_graph_method_runs_through_the_registry():
     sim, truth = blocks([5, 7, 4], 0.9, 0.1)
     nbrs, sims = knn_of(sim, 8)
-    values = {"knn_cc": 0.5, "cdp": 0.5, "knn_dbscan": 0.3, "fast_hac": 0.3, "chinese_whispers": 0.5,
+    # features with the same blocks (cos 0.9 inside, 0 across) for the method that reads them
+    x = np.concatenate([np.sqrt(0.9) * np.eye(3)[truth], np.sqrt(0.1) * np.eye(len(truth))], axis=1).astype(np.float32)
+    values = {"knn_cc": 0.5, "cdp": 0.5, "knn_dbscan": 0.3, "fast_hac": 0.6, "chinese_whispers": 0.5,
               "approx_rank_order": 0.5, "leiden": 0.5}
-    settings = {"k": 8, "max_size": 600, "step": 0.05, "min_samples": 2, "iterations": 20, "seed": 0}
+    settings = {"k": 8, "max_size": 600, "step": 0.05, "min_samples": 2, "iterations": 20, "seed": 0,
+                "max_samples": 1000, "fallback": "error"}
     assert set(values) == set(GRAPH_METHODS) and METHODS["minibatch_kmeans"].param is None
     for method, value in values.items():
-        assert same_partition(run_graph_method(method, nbrs, sims, value, settings), truth), method
+        assert same_partition(run_graph_method(method, nbrs, sims, value, settings, x), truth), method
 
 
 def test_tuning_picks_the_grid_value_with_the_best_train_f():

@@ -61,7 +61,7 @@ def test_paper_preset_is_the_schema_defaults_and_file_values_win(tmp_path):
     paper = load(tmp_path, training="paper")
     assert paper["training"] == "paper"
     assert paper["gcn"]["train"] == {"steps": 35000, "lr": 0.1, "momentum": 0.9, "weight_decay": 0.00001, "warmup": 1024,
-                                     "optimizer": "sgd", "log_every": 10}
+                                     "optimizer": "sgd", "log_every": 10, "milestones": []}
     assert paper["adaptive_filter"]["train"]["steps"] == 40000 and paper["adaptive_filter"]["hidden"] is None
     assert paper["methods"]["gcn_v"]["train"]["steps"] == 80000
     mine = load(tmp_path, gcn={"train": {"steps": 7, "lr": 0.5}}, methods={"lce": {"hidden": 9}})
@@ -96,7 +96,6 @@ def test_generated_dataset_gets_its_split_paths():
     ({"methods": {"lce": {"k": 300}}}, "methods.lce.k: 300 reads 300 columns"),
     ({"methods": {"gcn_v": {"k": 300}}}, "methods.gcn_v.k: 300 reads 300 columns"),
     ({"methods": {"lgcn": {"k_at_hop_test": [256, 5]}}}, "methods.lgcn.k_at_hop_test.0: 256 reads 257 columns (the node itself + 256)"),
-    ({"methods": {"gcn_ve": {"k": 80}}}, "methods.gcn_ve.k: 80 candidates need methods.gcn_v.feature_k >= 81"),
 ])
 def test_every_check_names_file_and_key(tmp_path, changes, message):
     refused(tmp_path, message, **changes)
@@ -120,6 +119,10 @@ def test_knn_wider_than_a_split_is_refused_from_the_file_header(tmp_path, monkey
     refused(tmp_path, "knn.k: 256 neighbours per sample, but split 'test' has only 100 samples (resources/mine/test.npy)")
     (tmp_path / "resources" / "mine" / "test.npy").unlink()
     refused(tmp_path, "split 'train' has only 50 samples", splits={"train": {"n_samples": 50}})
+    # GCN-E's hidden-feature kNN holds the node and its k candidates
+    refused(tmp_path, "methods.gcn_ve.k (+ the node itself): 300 neighbours per sample, but split 'train' has only 299",
+            knn={"k": 200}, structure={"k": 80}, gcn={"order_k": 200}, splits={"train": {"n_samples": 299}},
+            methods={"gcn_ve": {"k": 299}})
 
 
 def _workflow(tmp_path, run: dict, ds: dict | None = None):

@@ -6,11 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from facecluster.methods.gcn_e import candidates, gcn_e_clusters
 from facecluster.methods.gcn_v import GCNV, confidence_linking, confidence_targets, knn_operator
-from facecluster.methods.lce import lce_clusters, pair_labels, shared_neighbour_fraction
 from facecluster.graph.ops import symmetrise
-from facecluster.methods.pivot_subgraph import LGCN, pivot_labels, pivot_subgraphs
+from facecluster.methods.pivot_subgraph import SubgraphGCN, pivot_labels, pivot_subgraphs
 from facecluster.methods.lgcn import lgcn_clusters
 
 
@@ -43,23 +41,6 @@ def test_gcn_v_model_shapes():
     assert conf.shape == (3,) and h.shape == (3, 16)
 
 
-def test_gcn_e_candidates_and_labels_by_hand():
-    conf = np.array([0.5, 0.9, 0.1])
-    # node 0: neighbours 1 (conf .9 > .5, same id), 2 (.1, other id); node 2: 0 and 1 both higher, both other ids
-    np.testing.assert_array_equal(candidates(NBRS, conf, 2), [[True, False], [False, False], [True, True]])
-    # GCN-E's training labels are L-GCN's one-hop labels: does each neighbour share the node's identity
-    np.testing.assert_array_equal(pivot_labels(LABELS, NBRS, np.arange(3), 2), [[1, 0], [1, 0], [0, 0]])
-
-
-def test_gcn_e_top_nodes_use_the_network_the_rest_gcn_v():
-    conf = np.array([0.5, 0.9, 0.1])
-    prob = np.array([[0.2, 0.9], [0.9, 0.9], [0.1, 0.95]], dtype=np.float32)
-    # top 1/3 = node 1: no higher candidate -> no link; 0 and 2 use GCN-V's rule at tau .6: 0 -> 1
-    assert same_partition(gcn_e_clusters(NBRS, SIMS, conf, prob, 0.6, top_fraction=1 / 3), [0, 0, 1])
-    # everyone top: node 2's most likely higher candidate is 1 (0.95), node 0's candidate 1 has p 0.2 < .5
-    assert same_partition(gcn_e_clusters(NBRS, SIMS, conf, prob, 0.6, top_fraction=1.0), [0, 1, 1])
-
-
 def test_lgcn_pivot_subgraph_and_labels_by_hand():
     # 6 nodes; kNN lists (self first)
     nbrs = np.array([[0, 1, 2, 3], [1, 0, 4, 2], [2, 0, 5, 1], [3, 4, 0, 5], [4, 3, 1, 0], [5, 2, 3, 1]])
@@ -69,14 +50,14 @@ def test_lgcn_pivot_subgraph_and_labels_by_hand():
     valid = nodes[0][nodes[0] >= 0]
     assert sorted(valid.tolist()) == [0, 1, 2]
     assert nodes[0][pivot_pos[0]] == 0 and [nodes[0][p] for p in one_hop[0]] == [1, 2]
-    # active = 1: 0-1, 1-0, 2-0 links; symmetric, self-loops, rows sum to 1 on valid nodes
+    # active = 1: 0-1, 1-0, 2-0 links; symmetric, no self-loops (the release's feeder), D^-1 A
     a = adj[0][: valid.size, : valid.size]
     np.testing.assert_allclose(a.sum(axis=1), 1.0)
-    assert (a > 0).sum() == 3 + 4  # self-loops + edges 0-1, 0-2 both ways
+    assert (a > 0).sum() == 4 and np.all(np.diagonal(a) == 0)  # edges 0-1, 0-2 both ways
     np.testing.assert_array_equal(pivot_labels(labels, nbrs, np.array([0, 3]), 2), [[1, 0], [0, 0]])
     # the network runs on the dense batch
     h = torch.randn(1, nodes.shape[1], 8)
-    assert LGCN(8, 16)(h, torch.from_numpy(adj)).shape == (1, nodes.shape[1], 2)
+    assert SubgraphGCN(8, 16, input_norm=True)(h, torch.from_numpy(adj)).shape == (1, nodes.shape[1], 2)
 
 
 def test_lgcn_clusters_threshold_and_size_cap():
@@ -86,26 +67,20 @@ def test_lgcn_clusters_threshold_and_size_cap():
     assert same_partition(lgcn_clusters(nbrs, prob, 0.5, max_size=10, step=0.5), [0, 0, 0, 0])
     # max_size 2: the 4-node component is re-split at rising thresholds (0.8, then 0.9): the 0.95 pair survives
     assert same_partition(lgcn_clusters(nbrs, prob, 0.5, max_size=2, step=0.5), [0, 0, 1, 2])
+    # the release keeps every pair (threshold 0): the 0.1 pair 3-0 joins 3 when nothing caps the size
+    assert same_partition(lgcn_clusters(nbrs, prob, 0.0, max_size=10, step=0.5), [0, 0, 0, 0])
+    # ... and the cap then re-splits from the lowest score up: th 0.1 -> 0.55 -> 0.775 -> 0.8875
+    assert same_partition(lgcn_clusters(nbrs, prob, 0.0, max_size=3, step=0.5), [0, 0, 0, 1])
 
 
-def test_lce_labels_shared_neighbours_and_symmetrise_by_hand():
-    np.testing.assert_array_equal(pair_labels(NBRS, LABELS), [[True, True, False], [True, True, False], [True, False, False]])
+def test_symmetrise_averages_both_directions_and_keeps_one_way_pairs():
+    # L-GCN's pool='avg' (gcn_clustering utils/graph.py): a pair seen from both pivots gets the mean,
+    # a pair seen once keeps its score
     nbrs = np.array([[0, 1, 2], [1, 0, 3], [2, 3, 0], [3, 2, 1]])
-    shared = shared_neighbour_fraction(nbrs)
-    # N(0) = {0,1,2}, N(1) = {1,0,3}: shared {0,1} -> 2/3; N(2) = {2,3,0}: shared {0,2} -> 2/3
-    np.testing.assert_allclose(shared[0], [1.0, 2 / 3, 2 / 3], rtol=1e-6)
     vals = np.array([[1, 0.8, 0.1], [1, 0.4, 0.3], [1, 0.9, 0.5], [1, 0.7, 0.2]], dtype=np.float32)
     sym = symmetrise(nbrs, vals)
     assert sym[0, 1] == pytest.approx(0.6) and sym[1, 1] == pytest.approx(0.6)  # (0,1): .8 and .4
     assert sym[0, 2] == pytest.approx(0.3) and sym[2, 2] == pytest.approx(0.3)  # (0,2): .1 and .5
     assert sym[1, 2] == pytest.approx(0.25) and sym[3, 2] == pytest.approx(0.25)  # (1,3): .3 and .2
-
-
-def test_lce_density_peaks():
-    # two groups {0,1,2} and {3,4}: high probability inside, low across
-    nbrs = np.array([[0, 1, 2, 3], [1, 0, 2, 4], [2, 0, 1, 3], [3, 4, 2, 0], [4, 3, 1, 2]])
-    sims = np.array([[1, .9, .85, .3], [1, .9, .8, .3], [1, .85, .8, .3], [1, .9, .35, .3], [1, .9, .3, .3]], dtype=np.float32)
-    same = np.array([[1, 1, 1, 0], [1, 1, 1, 0], [1, 1, 1, 0], [1, 1, 0, 0], [1, 1, 0, 0]], dtype=np.float32)
-    labels, info = lce_clusters(nbrs, sims, 0.05 + 0.9 * same)
-    assert same_partition(labels, [0, 0, 0, 1, 1]), labels
-    assert info["peaks"] == 2, info  # the densest node of each group
+    one_way = symmetrise(np.array([[0, 1], [1, 1]]), np.array([[1, 0.8], [1, 1]], dtype=np.float32))
+    assert one_way[0, 1] == pytest.approx(0.8)

@@ -2,8 +2,8 @@
 
 Each reference below is the release's definition (learn-to-cluster `baseline/sklearn_cluster.py`,
 `baseline/aro.py`, `vegcn/deduce.py`; gcn_clustering `feeder/feeder.py`), not this project's
-formula. They are marked ``xfail(strict=True)`` while the current implementations deviate: a test
-that starts passing fails the suite, so whoever fixes a method must remove its marker.
+formula. All four failed on the implementations before issue 14 (they were strict expected
+failures then).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from facecluster.methods.classic import knn_dbscan, rank_order_distances
 from facecluster.methods.gcn_e import gcn_e_clusters
 from facecluster.methods.pivot_subgraph import pivot_subgraphs
 
-ISSUE_14 = "issue 14: the current implementation deviates from the release here"
 
 
 def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
@@ -37,7 +36,6 @@ def release_knn_dbscan(nbrs: np.ndarray, sims: np.ndarray, eps: float, min_sampl
     return DBSCAN(eps=eps, min_samples=min_samples, metric="precomputed").fit(d).labels_
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_14)
 def test_knn_dbscan_expands_one_way_links_in_index_order():
     # 1 lists 0 within eps, 0 does not list 1: DBSCAN grows {0, 2} from 0 first, then 1 alone.
     nbrs = np.array([[0, 2], [1, 0], [2, 0]])
@@ -47,7 +45,6 @@ def test_knn_dbscan_expands_one_way_links_in_index_order():
     assert same_partition(knn_dbscan(nbrs, sims, 0.25, 1), release)
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_14)
 def test_rank_order_distance_of_a_non_co_neighbour_is_9999():
     # 0 lists 1, but 1 does not list 0: aro.py gives the pair 9999 (never linked).
     nbrs = np.array([[0, 1, 2], [1, 2, 3], [2, 1, 0], [3, 1, 2]])
@@ -55,7 +52,6 @@ def test_rank_order_distance_of_a_non_co_neighbour_is_9999():
     assert d[0, 1] >= 9999.0
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_14)
 def test_gcn_e_edge_is_cut_by_tau_on_the_cosine():
     # node 0's only candidate (higher confidence) is node 1 at cos 0.4; with tau 0.6 the release
     # (vegcn/deduce.py) drops the edge whatever the network predicts.
@@ -63,11 +59,10 @@ def test_gcn_e_edge_is_cut_by_tau_on_the_cosine():
     sims = np.array([[1.0, 0.4], [1.0, 0.4]], dtype=np.float32)
     confidence = np.array([0.1, 0.9], dtype=np.float32)
     prob = np.array([[0.99], [0.01]], dtype=np.float32)
-    clusters = gcn_e_clusters(nbrs, sims, confidence, prob, tau=0.6, top_fraction=1.0)
+    clusters = gcn_e_clusters(nbrs, sims, confidence, prob, tau=0.6, ignore_ratio=0.0)
     assert clusters[0] != clusters[1]
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_14)
 def test_pivot_subgraph_has_no_self_loops():
     # gcn_clustering feeder: links only to the `active` nearest neighbours inside the IPS, then D^-1 A.
     nbrs = np.array([[0, 1, 2], [1, 0, 2], [2, 1, 0]])

@@ -48,8 +48,9 @@ class Method:
         return FAMILY_RULES[self.family]
 
 
-def _graph(name: str, param: str, description: str, module: str = "facecluster.methods.classic") -> Method:
-    return Method(name, "graph", param, "knn", description, module, knn_widths=((f"methods.{name}.k", 0),))
+def _graph(name: str, param: str, description: str, module: str = "facecluster.methods.classic",
+           input: str = "knn") -> Method:
+    return Method(name, "graph", param, input, description, module, knn_widths=((f"methods.{name}.k", 0),))
 
 
 METHODS: dict[str, Method] = {m.name: m for m in (
@@ -72,10 +73,12 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     _graph("knn_cc", "tau", "kNN graph cut at cosine tau, connected components", "facecluster.graph.ops"),
     _graph("cdp", "threshold", "CDP single-model vote: pairs above threshold, size-constrained propagation",
            "facecluster.methods.cdp"),
-    _graph("knn_dbscan", "eps", "DBSCAN on the kNN graph, distance 1 - cos"),
-    _graph("fast_hac", "distance", "single linkage on the kNN graph's minimum spanning forest, cut at a distance"),
+    _graph("knn_dbscan", "eps", "scikit-learn DBSCAN on the one-way kNN distance matrix (1 - cos)"),
+    _graph("fast_hac", "distance", "fastcluster single linkage on all features, cut at a Euclidean distance",
+           input="features+knn"),
     _graph("chinese_whispers", "tau", "label propagation on kNN edges with cosine >= tau"),
-    _graph("approx_rank_order", "threshold", "approximate rank-order distance between kNN pairs, linked at <= threshold"),
+    _graph("approx_rank_order", "threshold",
+           "approximate rank-order distance between co-neighbours, one-way links at <= threshold, BFS in index order"),
     _graph("leiden", "resolution", "Leiden, constant Potts model on the cosine-weighted kNN graph"),
     Method("minibatch_kmeans", "features", None, "features",
            "MiniBatchKMeans on the features, true number of clusters (upper bound)", "facecluster.methods.classic"),

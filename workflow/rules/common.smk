@@ -237,11 +237,22 @@ def method_settings(wildcards):
     return DATASETS[wildcards.ds]["methods"][wildcards.method]
 
 
+def method_tune_inputs(wildcards):
+    """The train split's kNN and labels (and features, for methods that read them: fast_hac)."""
+    inputs = {"knn": train_file("knn.npz")(wildcards), "labels": train_file("labels.npy")(wildcards)}
+    if "features" in registry.METHODS[wildcards.method].input:
+        inputs["features"] = train_file("features.npy")(wildcards)
+    return inputs
+
+
 def method_cluster_inputs(wildcards):
-    """Graph methods: the split's kNN and the tuned parameter; k-means: the features (and the labels
-    when n_clusters is the true number of identities)."""
+    """Graph methods: the split's kNN (and features, where the method reads them) and the tuned
+    parameter; k-means: the features (and the labels when n_clusters is the true number of identities)."""
     if wildcards.method != "minibatch_kmeans":
-        return {"knn": f"results/{wildcards.ds}/{wildcards.split}/knn.npz", "tuned": f"results/{wildcards.ds}/models/{wildcards.method}_tuned.json"}
+        inputs = {"knn": f"results/{wildcards.ds}/{wildcards.split}/knn.npz", "tuned": f"results/{wildcards.ds}/models/{wildcards.method}_tuned.json"}
+        if "features" in registry.METHODS[wildcards.method].input:
+            inputs["features"] = f"results/{wildcards.ds}/{wildcards.split}/features.npy"
+        return inputs
     inputs = {"features": f"results/{wildcards.ds}/{wildcards.split}/features.npy"}
     if method_settings(wildcards)["n_clusters"] is None:
         if not is_labelled(wildcards.ds, wildcards.split):

@@ -4,8 +4,7 @@
 
 rule tune_method:
     input:
-        knn=train_file("knn.npz"),
-        labels=train_file("labels.npy"),
+        unpack(method_tune_inputs),
     output:
         "results/{ds}/models/{method}_tuned.json",
     wildcard_constraints:

@@ -24,7 +24,8 @@ else:
     param = METHODS[method].param
     nbrs, sims = load_knn(snakemake.input.knn)
     logger.info("%s: clustering %d nodes, k = %d, %s = %g", method, nbrs.shape[0], settings["k"], param, tuned["value"])
-    clusters = run_graph_method(method, nbrs, sims, tuned["value"], settings)
+    features = np.load(snakemake.input.features) if "features" in snakemake.input.keys() else None
+    clusters = run_graph_method(method, nbrs, sims, tuned["value"], settings, features)
     fixed = {key: value for key, value in settings.items() if key not in ("k", "tune", "grid", param)}
     params = {"k": settings["k"], param: tuned["value"], f"{param}_source": tuned["source"], **fixed}
 logger.info("%s %s -> %d clusters", method, params, clusters.max() + 1)

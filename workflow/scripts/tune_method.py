@@ -19,7 +19,8 @@ if settings["tune"] == "fixed":
 else:
     nbrs, sims = load_knn(snakemake.input.knn)
     grid = grid_from_config(settings["grid"])
-    value, curve, curve_pr = tune_graph_method(method, nbrs, sims, np.load(snakemake.input.labels), settings, grid)
+    features = np.load(snakemake.input.features) if "features" in snakemake.input.keys() else None
+    value, curve, curve_pr = tune_graph_method(method, nbrs, sims, np.load(snakemake.input.labels), settings, grid, features)
     result.update(value=value, source=f"train split '{snakemake.params.train_split}', max pairwise F",
                   train_fscore=dict(curve)[value], curve=curve, curve_pr=curve_pr)
 logger.info("%s: %s = %.4f (%s)", method, param, result["value"], result["source"])

@@ -1,23 +1,34 @@
 """The classic clustering baselines of the face-clustering tables, on the shared kNN artifact.
 
 All graph methods take ``nbrs``/``sims`` (N, k) from ``knn.npz`` (self in column 0, already cut to
-the method's k) and return int64 cluster ids (N,):
+the method's k) and return int64 cluster ids (N,). The baselines follow learn-to-cluster's
+``baseline/`` release (its MS1M scripts give the fixed values; this project tunes the one parameter
+on the train split by default, ``tune: fixed`` uses the configured value):
 
-* :func:`knn_dbscan` — DBSCAN on the symmetrised kNN graph with distance 1 − cos: core points
-  have at least ``min_samples`` points (themselves included) within ``eps``; clusters are the
-  connected components of core–core edges within ``eps``; a border point joins the cluster of its
-  nearest core point within ``eps``; noise points are singletons.
-* :func:`fast_hac` — single-linkage agglomerative clustering of the kNN graph cut at a distance:
-  the minimum spanning forest of the graph (distance 1 − cos) with every edge longer than the cut
-  removed. On a kNN graph this equals ``knn_cc`` at τ = 1 − cut (tested); it is listed because
-  the literature's tables list FastHAC with its distance parameter.
+* :func:`knn_dbscan` — ``baseline/sklearn_cluster.py:knn_dbscan``: scikit-learn's ``DBSCAN``
+  (``metric='precomputed'``) on the *one-way* sparse kNN distance matrix (row i holds 1 − cos to
+  i's listed neighbours, self removed; ``utils.fast_knns2spmat``), so i reaches j within ``eps``
+  only when j is in i's list, and clusters grow from the cores in index order. Noise points
+  (label −1) become singletons. MS1M: k 80, eps 0.25, min_samples 1; DeepFashion: k 4, eps 0.1,
+  min_samples 2.
+* :func:`fast_hac` — ``sklearn_cluster.py:fast_hierarchy``: ``fastcluster.linkage_vector`` single
+  linkage on *all* (L2-normalised) features with the Euclidean distance, cut by
+  ``scipy.cluster.hierarchy.fcluster(criterion='distance')`` (MS1M 0.72, i.e. cos ≈ 0.74;
+  DeepFashion 0.4). Exact single linkage costs O(N² d) time: above ``max_samples`` the method
+  either stops with a clear error (``fallback: error``) or uses the single linkage of the kNN
+  graph (``fallback: knn``: its minimum spanning forest in the same Euclidean distance, which is
+  exact single linkage whenever every merge at or below the cut is a kNN edge).
 * :func:`chinese_whispers` — label propagation: every node starts in its own class; in each of
   ``iterations`` rounds the nodes, in a seeded random order, take the class with the largest
   summed edge weight (cosine) among their neighbours (edges with cosine ≥ ``tau``). numba.
-* :func:`approx_rank_order` — approximate rank-order clustering (Otto et al., 2018): for each kNN
-  pair (a, b) with b at rank O_a(b) in a's list, D(a, b) counts a's first O_a(b) + 1 entries that
-  are not in b's top-k list; D_N(a, b) = (D(a, b) + D(b, a)) / min(O_a(b), O_b(a)) (O = k when
-  absent); pairs with D_N ≤ ``threshold`` are linked and the clusters are connected components.
+* :func:`approx_rank_order` — ``baseline/aro.py`` (approximate rank-order, Otto et al., 2018): for
+  the neighbour j in column O_i of i's list (self in column 0), O_j is i's column in j's list plus
+  one; d_ij counts i's first O_i entries absent from j's list, d_ji counts j's first O_j entries
+  absent from i's list, and D(i, j) = (d_ij + d_ji) / min(O_i, O_j); a pair where j does not list
+  i gets 9999 (never linked). Each node's *plausible neighbours* are those with D ≤ ``threshold``
+  (MS1M 1.0); clusters grow by breadth-first search over these one-way links from the lowest
+  unvisited index, and a node already in a cluster is never moved (so a link from a later node to
+  an earlier cluster is ignored).
 * :func:`leiden` — Leiden community detection (leidenalg) on the symmetrised kNN graph weighted by
   cosine (edges with cosine > 0), constant Potts model with ``resolution``: a community is kept
   when its internal weight beats ``resolution`` per pair of members, a density threshold
@@ -44,40 +55,78 @@ from facecluster.graph.ops import components, symmetric_graph, threshold_cluster
 # DBSCAN and single linkage
 
 
-def knn_dbscan(nbrs: np.ndarray, sims: np.ndarray, eps: float, min_samples: int = 2) -> np.ndarray:
-    """DBSCAN with distance 1 − cos on the symmetrised kNN graph (see the module docstring)."""
-    n = nbrs.shape[0]
-    g = symmetric_graph(nbrs, sims, 1.0 - eps)
-    degree = np.diff(g.indptr) + 1  # neighbours within eps, the point itself included
-    core = degree >= min_samples
-    rows = np.repeat(np.arange(n), np.diff(g.indptr))
-    cols = g.indices
-    both = core[rows] & core[cols]
-    labels = components(n, rows[both], cols[both])
-    # border points: nearest core neighbour within eps
-    border_edges = ~core[rows] & core[cols]
-    if border_edges.any():
-        r, c, w = rows[border_edges], cols[border_edges], g.data[border_edges]
-        order = np.lexsort((-w, r))
-        r, c = r[order], c[order]
-        first = np.r_[True, r[1:] != r[:-1]]
-        labels[r[first]] = labels[c[first]]
-    _, labels = np.unique(labels, return_inverse=True)
-    return labels.astype(np.int64)
+def one_way_distances(nbrs: np.ndarray, sims: np.ndarray) -> sp.csr_matrix:
+    """The release's sparse kNN distance matrix: row i holds 1 − cos to i's listed neighbours, self removed."""
+    n, k = nbrs.shape
+    rows = np.repeat(np.arange(n, dtype=np.int64), k)
+    cols = nbrs.reshape(-1).astype(np.int64)
+    # clipped at 0: a duplicate's float cosine can exceed 1 (the release asserts the same range)
+    dist = np.maximum(1.0 - sims.reshape(-1).astype(np.float64), 0.0)
+    keep = (cols != rows) & (cols >= 0)
+    return sp.csr_matrix((dist[keep], (rows[keep], cols[keep])), shape=(n, n))
 
 
-def fast_hac(nbrs: np.ndarray, sims: np.ndarray, distance: float) -> np.ndarray:
-    """Single linkage on the kNN graph cut at ``distance`` (1 − cos), via its minimum spanning forest."""
+def knn_dbscan(nbrs: np.ndarray, sims: np.ndarray, eps: float, min_samples: int = 1) -> np.ndarray:
+    """scikit-learn DBSCAN on the one-way kNN distance matrix; noise points are singletons."""
+    from sklearn.cluster import DBSCAN
+
+    labels = DBSCAN(eps=float(eps), min_samples=int(min_samples), metric="precomputed").fit(
+        one_way_distances(nbrs, sims)).labels_.astype(np.int64)
+    noise = labels < 0
+    labels[noise] = labels.max(initial=-1) + 1 + np.arange(int(noise.sum()))
+    return labels
+
+
+def euclidean_of_cosine(cos: np.ndarray | float) -> np.ndarray | float:
+    """Euclidean distance between unit vectors of cosine ``cos``: sqrt(2 − 2 cos)."""
+    return np.sqrt(np.maximum(2.0 - 2.0 * np.asarray(cos, dtype=np.float64), 0.0))
+
+
+def single_linkage(features: np.ndarray) -> np.ndarray:
+    """fastcluster's single-linkage dendrogram of the L2-normalised features (Euclidean), (N − 1, 4)."""
+    import fastcluster
+
+    x = np.asarray(features, dtype=np.float64)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return fastcluster.linkage_vector(x, method="single", metric="euclidean")
+
+
+def cut_linkage(linkage: np.ndarray, distance: float) -> np.ndarray:
+    """``fcluster(criterion='distance')`` of a dendrogram → int64 ids from 0."""
+    from scipy.cluster.hierarchy import fcluster
+
+    return (fcluster(linkage, float(distance), criterion="distance") - 1).astype(np.int64)
+
+
+def knn_single_linkage(nbrs: np.ndarray, sims: np.ndarray, distance: float) -> np.ndarray:
+    """Single linkage of the kNN graph cut at a Euclidean ``distance``: its minimum spanning forest
+    with every edge longer than the cut removed (the fallback of :func:`fast_hac` above its limit)."""
     n = nbrs.shape[0]
     g = symmetric_graph(nbrs, sims)
     dist = g.copy()
     # MST ignores explicit zeros: shift distances by a constant (the MST is invariant to it)
-    dist.data = (1.0 - dist.data).astype(np.float64) + 2.0
+    dist.data = euclidean_of_cosine(dist.data) + 2.0
     mst = minimum_spanning_tree(dist).tocoo()
     keep = mst.data - 2.0 <= distance + 1e-7
     _, labels = connected_components(sp.csr_matrix((np.ones(int(keep.sum())), (mst.row[keep], mst.col[keep])), shape=(n, n)),
                                      directed=False)
     return labels.astype(np.int64)
+
+
+def fast_hac(features: np.ndarray, distance: float, nbrs: np.ndarray | None = None, sims: np.ndarray | None = None,
+             max_samples: int = 200_000, fallback: str = "error", linkage: np.ndarray | None = None) -> np.ndarray:
+    """Single linkage on all features (Euclidean) cut at ``distance``, as the release; above
+    ``max_samples`` samples :func:`knn_single_linkage` (``fallback='knn'``) or a ValueError.
+    ``linkage`` (from :func:`single_linkage`) may be passed to reuse it across distances."""
+    n = features.shape[0]
+    if linkage is None and n > max_samples:
+        if fallback != "knn":
+            raise ValueError(f"fast_hac: exact single linkage of {n:,} samples exceeds methods.fast_hac.max_samples "
+                             f"= {max_samples:,} (O(N^2 d) time); raise it or set methods.fast_hac.fallback: knn")
+        if nbrs is None or sims is None:
+            raise ValueError("fast_hac: the kNN fallback needs the kNN graph")
+        return knn_single_linkage(nbrs, sims, distance)
+    return cut_linkage(single_linkage(features) if linkage is None else linkage, distance)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,7 +180,7 @@ def chinese_whispers(nbrs: np.ndarray, sims: np.ndarray, tau: float, iterations:
 
 
 @numba.njit(cache=True)
-def _missing(nbrs, a, upto, b):
+def _absent(nbrs, a, upto, b):
     """How many of a's first ``upto`` list entries are absent from b's list."""
     k = nbrs.shape[1]
     count = 0
@@ -150,37 +199,72 @@ def _missing(nbrs, a, upto, b):
 @numba.njit(parallel=True, cache=True)
 def _rank_order_distances(nbrs):
     n, k = nbrs.shape
-    out = np.empty((n, k))
-    for a in numba.prange(n):
-        for r in range(k):
-            b = nbrs[a, r]
-            if b < 0 or b == a:
-                out[a, r] = np.inf
+    out = np.zeros((n, k))
+    for i in numba.prange(n):
+        for o_i in range(1, k):
+            j = nbrs[i, o_i]
+            if j < 0:
+                out[i, o_i] = np.inf
                 continue
-            # O_b(a): rank of a in b's list (k when absent); D(a, b) and D(b, a)
-            o_ba = k
+            o_j = -1
             for q in range(k):
-                if nbrs[b, q] == a:
-                    o_ba = q
+                if nbrs[j, q] == i:
+                    o_j = q + 1
                     break
-            d_ab = _missing(nbrs, a, r + 1, b)
-            d_ba = _missing(nbrs, b, min(o_ba + 1, k), a)
-            out[a, r] = (d_ab + d_ba) / max(min(r, o_ba), 1)
+            if o_j < 0:
+                out[i, o_i] = 9999.0
+                continue
+            d_ij = _absent(nbrs, i, o_i, j)
+            d_ji = _absent(nbrs, j, o_j, i)
+            out[i, o_i] = (d_ij + d_ji) / min(o_i, o_j)
     return out
 
 
 def rank_order_distances(nbrs: np.ndarray) -> np.ndarray:
-    """D_N(a, b) for every kNN entry (a, column r) → float64 (N, k); inf on the self column."""
+    """aro.py's D(i, j) for every kNN entry (i, column O_i) → float64 (N, k): 0 in column 0 (self),
+    9999 where j does not list i."""
     return _rank_order_distances(np.ascontiguousarray(nbrs, dtype=np.int64))
 
 
+@numba.njit(cache=True)
+def _bfs_one_way(nbrs, linked):
+    n, k = nbrs.shape
+    labels = np.full(n, -1, dtype=np.int64)
+    queue = np.empty(n, dtype=np.int64)
+    next_label = 0
+    for seed in range(n):
+        if labels[seed] >= 0:
+            continue
+        labels[seed] = next_label
+        head, tail = 0, 1
+        queue[0] = seed
+        while head < tail:
+            v = queue[head]
+            head += 1
+            for c in range(k):
+                if linked[v, c]:
+                    u = nbrs[v, c]
+                    if u >= 0 and labels[u] < 0:
+                        labels[u] = next_label
+                        queue[tail] = u
+                        tail += 1
+        next_label += 1
+    return labels
+
+
+def one_way_clusters(nbrs: np.ndarray, linked: np.ndarray) -> np.ndarray:
+    """aro.py's clustering: breadth-first search over the one-way links ``linked`` (N, k) bool from the
+    lowest unvisited index; a node keeps the first cluster that reaches it."""
+    return _bfs_one_way(np.ascontiguousarray(nbrs, dtype=np.int64), np.ascontiguousarray(linked))
+
+
 def approx_rank_order(nbrs: np.ndarray, sims: np.ndarray, threshold: float, distances: np.ndarray | None = None) -> np.ndarray:
-    """Approximate rank-order clusters: link kNN pairs with D_N ≤ ``threshold``, connected components.
+    """Approximate rank-order clusters as aro.py: one-way links with D ≤ ``threshold``, BFS in index order.
 
     ``distances`` (from :func:`rank_order_distances`) may be passed to reuse them across thresholds.
     """
     d = rank_order_distances(nbrs) if distances is None else distances
-    return threshold_clusters(nbrs, -d, -threshold)
+    return one_way_clusters(nbrs, d <= threshold)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,14 +3,21 @@
 * **Confidence target** of node i over its k nearest neighbours (self included):
   ``c_i = Σ_{j same label} cos(i, j) − Σ_{j other label} cos(i, j)``, divided by the largest
   ``|c|`` of the split, so targets lie in [−1, 1].
-* **Model.** One GraphConv layer on the kNN graph (row-normalised, symmetric, self-loops, cosine
-  weights — :func:`facecluster.graph.ops.build_adjacency`): ``h = ReLU(W [x ‖ A x])``, d·2 → 512,
-  then an MLP head ``Linear(512→512), PReLU, Linear(512→1)`` regressing ``c``; MSE loss,
-  full-graph steps (the whole train graph each step, as in the release).
-* **Clustering** (:func:`confidence_linking`): every node links to its nearest neighbour whose
-  predicted confidence is higher, when their cosine is ≥ τ; connected components. GCN-V first
-  does this on the feature kNN with τ₀ and then on a kNN of its hidden features ``h`` with τ;
-  the pipeline reports the second (τ chosen on the train split).
+  (The configs' ``conf_metric='s_nbr'``; the self column counts +1.)
+* **Model.** One GraphConv layer on the kNN graph (release ``th_sim = 0``: edges of cosine ≥ 0,
+  self excluded, cosine weights, element-wise max symmetrisation, + I, row-normalised —
+  :func:`facecluster.graph.ops.build_adjacency`) over L2-normalised inputs
+  (``is_norm_feat=True``): ``h = ReLU(W [x ‖ A x] + b)``, d·2 → 512 (Xavier-uniform ``W``,
+  ``b = 0``), dropout on ``h`` (release default 0), then an MLP head
+  ``Linear(512→512), PReLU, Linear(512→1)`` regressing ``c``; MSE loss, full-graph steps (the
+  whole train graph each step, as in the release: SGD lr 0.1, momentum 0.9, weight decay 1e-5,
+  80,000 steps, lr ×0.1 at 50/80/90 % — the schedule is the caller's :class:`SGDSchedule`).
+* **Clustering** (:func:`confidence_linking`, the release's ``confidence_to_peaks`` with
+  ``max_conn = 1`` + ``peaks_to_labels``): every node links to its nearest neighbour whose
+  predicted confidence is strictly higher, when their cosine is > τ (the release drops
+  ``dist >= 1 - τ``); connected components. GCN-V first does this on the feature kNN with τ₀
+  and then (``use_gcn_feat``) on a kNN (same width) of its L2-normalised hidden features ``h``
+  with τ; the pipeline reports the second (τ chosen on the train split; release: fixed 0.8).
 """
 
 from __future__ import annotations
@@ -35,8 +42,11 @@ def confidence_targets(nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray) -
 
 
 def confidence_linking(nbrs: np.ndarray, sims: np.ndarray, confidence: np.ndarray, tau: float) -> np.ndarray:
-    """Link each node to its nearest neighbour of higher confidence if cos ≥ ``tau``; components."""
-    return components(nbrs.shape[0], *higher_confidence_links(nbrs, sims, confidence, tau))
+    """Link each node to its nearest neighbour of higher confidence if cos > ``tau``; components."""
+    sims = np.asarray(sims)
+    # strictly above tau, as the release (edge kept iff 1 - cos < 1 - tau): the next value after tau in sims' dtype
+    above = np.nextafter(np.asarray(tau, dtype=sims.dtype), np.asarray(np.inf, dtype=sims.dtype))
+    return components(nbrs.shape[0], *higher_confidence_links(nbrs, sims, confidence, above))
 
 
 class GCNV(nn.Module):
@@ -45,6 +55,8 @@ class GCNV(nn.Module):
     def __init__(self, dim: int, hidden: int = 512, dropout: float = 0.0) -> None:
         super().__init__()
         self.conv = nn.Linear(2 * dim, hidden)
+        nn.init.xavier_uniform_(self.conv.weight)  # the release's GraphConv init
+        nn.init.zeros_(self.conv.bias)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.PReLU(hidden), nn.Linear(hidden, 1))
 
@@ -52,6 +64,12 @@ class GCNV(nn.Module):
         """``x`` (N, d), ``adj`` sparse (N, N) → (confidence (N,), hidden features (N, hidden))."""
         h = torch.relu(self.conv(torch.cat([x, torch.sparse.mm(adj, x)], dim=1)))
         return self.head(self.dropout(h)).squeeze(-1), h
+
+
+def _inputs(features: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Features as an L2-normalised float32 tensor (the release's ``is_norm_feat=True``)."""
+    x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(device)
+    return nn.functional.normalize(x, dim=1)
 
 
 def knn_operator(nbrs: np.ndarray, sims: np.ndarray, k: int) -> torch.Tensor:
@@ -63,7 +81,7 @@ def knn_operator(nbrs: np.ndarray, sims: np.ndarray, k: int) -> torch.Tensor:
 def train_gcn_v(features: np.ndarray, nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray, k: int,
                 hidden: int, dropout: float, schedule: SGDSchedule, device: torch.device) -> tuple[GCNV, list]:
     """Fit GCN-V on a labelled split (full-graph steps, MSE to :func:`confidence_targets`)."""
-    x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(device)
+    x = _inputs(features, device)
     adj = knn_operator(nbrs, sims, k).to(device)
     target = torch.from_numpy(confidence_targets(nbrs[:, :k], sims[:, :k], labels)).to(device)
     model = GCNV(x.shape[1], hidden, dropout).to(device)
@@ -76,7 +94,7 @@ def infer_gcn_v(model: GCNV, features: np.ndarray, nbrs: np.ndarray, sims: np.nd
                 device: torch.device) -> tuple[np.ndarray, np.ndarray]:
     """Predicted confidence (N,) and L2-normalised hidden features (N, hidden) of a split."""
     model.eval()
-    x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(device)
+    x = _inputs(features, device)
     conf, h = model(x, knn_operator(nbrs, sims, k).to(device))
     h = nn.functional.normalize(h, dim=1)
     return conf.cpu().numpy().astype(np.float32), h.cpu().numpy().astype(np.float32)

@@ -26,20 +26,31 @@ from facecluster.methods.cdp import cdp_clusters
 
 @dataclass(frozen=True)
 class GraphRunner:
-    """How to run one graph method: ``run(nbrs, sims, value, settings) -> labels`` on the first k columns."""
+    """How to run one graph method: ``run(nbrs, sims, value, settings, features=..., **prepared) -> labels``
+    on the first k columns; ``prepare(nbrs, features, settings) -> dict`` is computed once per split
+    and shared by every grid value (rank-order distances, the single-linkage dendrogram)."""
 
     run: Callable[..., np.ndarray]
-    prepare: Callable[[np.ndarray], dict] | None = None  # per-graph precomputation shared by all grid values
+    prepare: Callable[[np.ndarray, np.ndarray | None, dict], dict] | None = None
+
+
+def _fast_hac_prepare(nbrs: np.ndarray, features: np.ndarray | None, c: dict) -> dict:
+    if features is None:
+        raise ValueError("fast_hac needs the features (single linkage on all of them, as the release)")
+    if features.shape[0] > c["max_samples"]:
+        return {}  # fast_hac falls back to the kNN graph or raises, per settings
+    return {"linkage": cb.single_linkage(features)}
 
 
 RUNNERS: dict[str, GraphRunner] = {
     "knn_cc": GraphRunner(lambda n, s, v, c, **_: threshold_clusters(n, s, v)),
     "cdp": GraphRunner(lambda n, s, v, c, **_: cdp_clusters(n, s, v, c["max_size"], c["step"])),
     "knn_dbscan": GraphRunner(lambda n, s, v, c, **_: cb.knn_dbscan(n, s, v, c["min_samples"])),
-    "fast_hac": GraphRunner(lambda n, s, v, c, **_: cb.fast_hac(n, s, v)),
+    "fast_hac": GraphRunner(lambda n, s, v, c, features=None, linkage=None, **_: cb.fast_hac(
+        features, v, n, s, c["max_samples"], c["fallback"], linkage), prepare=_fast_hac_prepare),
     "chinese_whispers": GraphRunner(lambda n, s, v, c, **_: cb.chinese_whispers(n, s, v, c["iterations"], c["seed"])),
     "approx_rank_order": GraphRunner(lambda n, s, v, c, distances=None, **_: cb.approx_rank_order(n, s, v, distances),
-                                     prepare=lambda n: {"distances": cb.rank_order_distances(n)}),
+                                     prepare=lambda n, f, c: {"distances": cb.rank_order_distances(n)}),
     "leiden": GraphRunner(lambda n, s, v, c, **_: cb.leiden(n, s, v, c["seed"])),
 }
 assert set(RUNNERS) == set(registry.GRAPH_METHODS), "every graph method of the registry needs a runner"
@@ -52,18 +63,24 @@ def _columns(name: str, nbrs: np.ndarray, settings: dict) -> int:
     return k
 
 
-def run_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, value: float, settings: dict, **prepared) -> np.ndarray:
+def run_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, value: float, settings: dict,
+                     features: np.ndarray | None = None, **prepared) -> np.ndarray:
     """Cluster with a graph method on the first ``settings['k']`` kNN columns at parameter ``value``
-    (a ``k`` wider than the graph raises: it is never silently cut)."""
+    (a ``k`` wider than the graph raises: it is never silently cut). ``features``: the split's
+    features, read by the methods whose registry input includes them (fast_hac)."""
     k = _columns(name, nbrs, settings)
-    return RUNNERS[name].run(nbrs[:, :k], sims[:, :k], value, settings, **prepared)
+    runner = RUNNERS[name]
+    if not prepared and runner.prepare is not None:
+        prepared = runner.prepare(nbrs[:, :k], features, settings)
+    return runner.run(nbrs[:, :k], sims[:, :k], value, settings, features=features, **prepared)
 
 
 def tune_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray, settings: dict,
-                      grid: np.ndarray) -> tuple[float, list[tuple[float, float]], list[tuple[float, float, float]]]:
+                      grid: np.ndarray, features: np.ndarray | None = None
+                      ) -> tuple[float, list[tuple[float, float]], list[tuple[float, float, float]]]:
     """:func:`search_grid` of a graph method's parameter on a labelled split."""
     k = _columns(name, nbrs, settings)
     prepare = RUNNERS[name].prepare
-    prepared = prepare(nbrs[:, :k]) if prepare else {}
-    return search_grid(lambda v: run_graph_method(name, nbrs, sims, v, settings, **prepared), labels, grid,
+    prepared = prepare(nbrs[:, :k], features, settings) if prepare else {}
+    return search_grid(lambda v: run_graph_method(name, nbrs, sims, v, settings, features, **prepared), labels, grid,
                        f"{name}: {registry.METHODS[name].param}")

@@ -72,22 +72,32 @@ def _gcn_v_cluster(p: dict, d: SplitData, value: float, c: dict):
 
 # --- GCN-E on GCN-V ---------------------------------------------------------------------------
 
-def _gcn_ve_train(d: SplitData, c: dict, device, rng, models):
+def _gcn_e_inputs(d: SplitData, c: dict, device, models) -> dict:
+    """GCN-V's predictions on a split and the kNN of its hidden features that GCN-E reads (k + 1 columns)."""
     v = _gcn_v_predict(models["gcn_v"], d, models["gcn_v_settings"], device, models)
-    model, curve = gcn_e.train_gcn_e(v["hidden"], v["feature_nbrs"], d.labels, c["k"], c["active"], c["hidden"],
-                                     c["batch_size"], SGDSchedule.from_config(c["train"]), device, rng)
-    return model, curve, {"kind": "pivot_subgraph_gcn", "dim": v["hidden"].shape[1], "hidden": c["hidden"]}
+    v["edge_nbrs"], v["edge_sims"] = exact_knn(v["hidden"], min(c["k"] + 1, v["hidden"].shape[0]), backend="auto")
+    return v
+
+
+def _gcn_ve_train(d: SplitData, c: dict, device, rng, models):
+    v = _gcn_e_inputs(d, c, device, models)
+    model, curve = gcn_e.train_gcn_e(v["hidden"], v["edge_nbrs"], v["edge_sims"], v["confidence"], d.labels, c["k"],
+                                     c["hidden"], c["batch_size"], c["train_ignore_ratio"],
+                                     SGDSchedule.from_config(c["train"]), device, rng)
+    return model, curve, {"kind": "pivot_subgraph_gcn", "dim": v["hidden"].shape[1], "hidden": c["hidden"],
+                          "input_norm": False}
 
 
 def _gcn_ve_predict(model, d: SplitData, c: dict, device, models):
-    v = _gcn_v_predict(models["gcn_v"], d, models["gcn_v_settings"], device, models)
-    v["probability"] = gcn_e.candidate_probabilities(model, v["hidden"], v["feature_nbrs"], c["k"], c["active"], device)
+    v = _gcn_e_inputs(d, c, device, models)
+    v["probability"] = gcn_e.candidate_probabilities(model, v["hidden"], v["edge_nbrs"], v["edge_sims"], v["confidence"],
+                                                     c["k"], c["ignore_ratio"], device)
     return v
 
 
 def _gcn_ve_cluster(p: dict, d: SplitData, value: float, c: dict):
-    return gcn_e.gcn_e_clusters(p["feature_nbrs"], p["feature_sims"], p["confidence"], p["probability"], value,
-                                c["top_fraction"]), {}
+    return gcn_e.gcn_e_clusters(p["edge_nbrs"], p["edge_sims"], p["confidence"], p["probability"], value,
+                                c["ignore_ratio"]), {}
 
 
 # --- L-GCN --------------------------------------------------------------------------------------
@@ -96,7 +106,8 @@ def _lgcn_train(d: SplitData, c: dict, device, rng, models):
     k1, k2 = c["k_at_hop_train"]
     model, curve = pivot_subgraph.train_lgcn(d.features, d.nbrs, d.labels, k1, k2, c["active"], c["hidden"], c["batch_size"],
                                    SGDSchedule.from_config(c["train"]), device, rng)
-    return model, curve, {"kind": "pivot_subgraph_gcn", "dim": d.features.shape[1], "hidden": c["hidden"]}
+    return model, curve, {"kind": "pivot_subgraph_gcn", "dim": d.features.shape[1], "hidden": c["hidden"],
+                          "input_norm": True}
 
 
 def _lgcn_predict(model, d: SplitData, c: dict, device, models):

@@ -4,9 +4,15 @@
 * **IPS** of pivot p: its ``k1`` nearest neighbours (1-hop) and the ``k2`` nearest neighbours of
   each of those (2-hop), p included, duplicates removed; node features offset by the pivot
   (``x_j - x_p``); each IPS node linked to those of its ``active`` nearest neighbours inside the
-  IPS; adjacency symmetrised, self-looped, row-normalised.
-* **Network**: four GraphConv layers ``h <- ReLU(W [h || A h])`` and a 2-way head (PReLU MLP) on
-  the 1-hop nodes: does the node share the pivot's identity? Cross-entropy on the train split.
+  IPS; adjacency symmetrised and row-normalised (``D^-1 A``) with **no self-loops**, as in the
+  release's feeder (gcn_clustering ``feeder/feeder.py``); padding rows stay zero.
+* **Network** (:class:`SubgraphGCN`, gcn_clustering ``model/gcn.py``): input
+  ``BatchNorm1d(affine=False)`` over every slot of the batch (padding included, as the release pads
+  to ``1 + k1 (k2 + 1)`` zero rows), four GraphConv layers ``h <- ReLU([h || A h] W + b)`` of widths
+  512/512/256/256 (xavier-uniform weights, zero bias) and a 2-way head
+  ``Linear(256, 256), PReLU(256), Linear(256, 2)`` on the 1-hop nodes: does the node share the
+  pivot's identity? Cross-entropy on the train split. learn-to-cluster's GCN-E uses the same
+  layers without the input BatchNorm (``input_norm=False``).
 
 IPS construction is vectorised over a batch of pivots (sort-based de-duplication, ``searchsorted``
 for local positions); batches are dense (B, M, M) tensors with M = 1 + k1 + k1*k2.
@@ -56,7 +62,6 @@ def pivot_subgraphs(nbrs: np.ndarray, pivots: np.ndarray, k1: int, k2: int, acti
     bi, ri, ai = np.nonzero(found)
     adj[bi, ri, col[bi, ri, ai]] = 1.0
     adj = np.maximum(adj, adj.transpose(0, 2, 1))
-    adj[:, np.arange(m), np.arange(m)] = valid.astype(np.float32)
     deg = adj.sum(axis=2, keepdims=True)
     adj /= np.where(deg > 0, deg, 1.0)
     return np.where(valid, nodes, -1), adj, pivot_pos[:, 0], one_hop
@@ -67,20 +72,28 @@ def pivot_labels(labels: np.ndarray, nbrs: np.ndarray, pivots: np.ndarray, k1: i
     return (labels[nbrs[pivots, 1 : k1 + 1]] == labels[pivots][:, None]).astype(np.int64)
 
 
-class LGCN(nn.Module):
-    """Four GraphConv layers on dense IPS batches + a 2-way head."""
+class SubgraphGCN(nn.Module):
+    """Four GraphConv layers on dense subgraph batches + a 2-way head (L-GCN; GCN-E without ``input_norm``)."""
 
-    def __init__(self, dim: int, hidden: int = 256) -> None:
+    def __init__(self, dim: int, hidden: int = 512, input_norm: bool = False) -> None:
         super().__init__()
         dims = [dim, hidden, hidden, hidden // 2, hidden // 2]
+        self.input_norm = nn.BatchNorm1d(dim, affine=False) if input_norm else None
         self.layers = nn.ModuleList(nn.Linear(2 * a, b) for a, b in zip(dims[:-1], dims[1:]))
-        self.head = nn.Sequential(nn.Linear(dims[-1], dims[-1]), nn.PReLU(), nn.Linear(dims[-1], 2))
+        for layer in self.layers:
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        self.head = nn.Sequential(nn.Linear(dims[-1], dims[-1]), nn.PReLU(dims[-1]), nn.Linear(dims[-1], 2))
 
     def forward(self, h: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
-        """``h`` (B, M, d) pivot-offset features, ``adj`` (B, M, M) → logits (B, M, 2)."""
+        """``h`` (B, M, d) root-offset features, ``adj`` (B, M, M) → logits (B, M, 2)."""
+        if self.input_norm is not None:
+            b, m, d = h.shape
+            h = self.input_norm(h.reshape(b * m, d)).reshape(b, m, d)
         for layer in self.layers:
             h = torch.relu(layer(torch.cat([h, torch.bmm(adj, h)], dim=-1)))
-        return self.head(h)
+        # the head on (nodes, channels): PReLU's per-channel slopes read dimension 1
+        return self.head(h.reshape(-1, h.shape[-1])).reshape(*h.shape[:-1], 2)
 
 
 def _batch(x: torch.Tensor, nbrs: np.ndarray, pivots: np.ndarray, k1: int, k2: int, active: int, device):
@@ -93,10 +106,10 @@ def _batch(x: torch.Tensor, nbrs: np.ndarray, pivots: np.ndarray, k1: int, k2: i
 
 def train_lgcn(features: np.ndarray, nbrs: np.ndarray, labels: np.ndarray, k1: int, k2: int, active: int,
                hidden: int, batch_size: int, schedule: SGDSchedule, device: torch.device, rng: np.random.Generator
-               ) -> tuple[LGCN, list]:
+               ) -> tuple[SubgraphGCN, list]:
     """Fit L-GCN on random pivots of a labelled split."""
     x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(device)
-    model = LGCN(x.shape[1], hidden).to(device)
+    model = SubgraphGCN(x.shape[1], hidden, input_norm=True).to(device)
 
     def step(_: int) -> torch.Tensor:
         pivots = rng.integers(nbrs.shape[0], size=batch_size)
@@ -110,7 +123,7 @@ def train_lgcn(features: np.ndarray, nbrs: np.ndarray, labels: np.ndarray, k1: i
 
 
 @torch.no_grad()
-def one_hop_probabilities(model: LGCN, features: np.ndarray, nbrs: np.ndarray, k1: int, k2: int, active: int,
+def one_hop_probabilities(model: SubgraphGCN, features: np.ndarray, nbrs: np.ndarray, k1: int, k2: int, active: int,
                           device: torch.device, batch_size: int = 256, name: str = "L-GCN pivots") -> np.ndarray:
     """P(same identity as the pivot) of each pivot's k1 nearest neighbours, every node a pivot → (N, k1)."""
     model.eval()

@@ -20,7 +20,7 @@ MODEL_KINDS: dict[str, tuple[str, str]] = {
     "adaptive_filter": ("facecluster.ada_nets.adaptive_filter", "AdaptiveFilter"),
     "ada_nets_gcn": ("facecluster.ada_nets.gcn", "AdaNetsGCN"),
     "gcn_v": ("facecluster.methods.gcn_v", "GCNV"),
-    "pivot_subgraph_gcn": ("facecluster.methods.pivot_subgraph", "LGCN"),
+    "pivot_subgraph_gcn": ("facecluster.methods.pivot_subgraph", "SubgraphGCN"),
     "lce_pair_net": ("facecluster.methods.lce", "PairNet"),
 }
 
