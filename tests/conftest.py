@@ -43,7 +43,7 @@ def tiny_synthetic(workdir: Path, n_samples: int = 600, methods: tuple[str, ...]
     tiny_train = {"steps": 4, "lr": 0.001, "optimizer": "adam", "warmup": 1}
     learned = {"gcn_v": dict(k=16, hidden=32, feature_k=16), "gcn_ve": dict(k=8, hidden=16, batch_size=16),
                "lgcn": dict(k_at_hop_train=[6, 3], k_at_hop_test=[6, 3], active=3, hidden=16, batch_size=8),
-               "lce": dict(k=16, hidden=16, batch_size=256)}
+               "lce": dict(k=16, layers=1, feedforward=32, pce_hidden=32, batch_size=16, pce_train=tiny_train)}
     for name, settings in learned.items():
         ds["methods"].setdefault(name, {}).update(settings, train=tiny_train)
     (cfg_dir / "synthetic.yaml").write_text(yaml.safe_dump(ds))

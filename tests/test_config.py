@@ -64,9 +64,9 @@ def test_paper_preset_is_the_schema_defaults_and_file_values_win(tmp_path):
                                      "optimizer": "sgd", "log_every": 10, "milestones": []}
     assert paper["adaptive_filter"]["train"]["steps"] == 40000 and paper["adaptive_filter"]["hidden"] is None
     assert paper["methods"]["gcn_v"]["train"]["steps"] == 80000
-    mine = load(tmp_path, gcn={"train": {"steps": 7, "lr": 0.5}}, methods={"lce": {"hidden": 9}})
+    mine = load(tmp_path, gcn={"train": {"steps": 7, "lr": 0.5}}, methods={"lce": {"layers": 2}})
     assert mine["gcn"]["train"]["steps"] == 7 and mine["gcn"]["train"]["lr"] == 0.5
-    assert mine["methods"]["lce"]["hidden"] == 9 and mine["methods"]["lce"]["train"]["steps"] == 500  # rest from cpu
+    assert mine["methods"]["lce"]["layers"] == 2 and mine["methods"]["lce"]["train"]["steps"] == 300  # rest from cpu
 
 
 def test_shipped_configs_name_their_preset():
@@ -227,7 +227,7 @@ def test_no_method_module_imports_another():
     ("ada_nets_gcn", {"in_dim": 8, "hidden": 6, "init": "release"}),
     ("gcn_v", {"dim": 8, "hidden": 6, "dropout": 0.0}),
     ("pivot_subgraph_gcn", {"dim": 8, "hidden": 6}),
-    ("lce_pair_net", {"dim": 8, "hidden": 6}),
+    ("lce", {"dim": 8, "k": 4, "layers": 1, "heads": 2, "feedforward": 8, "dropout": 0.1, "pce_hidden": 6}),
 ])
 def test_save_model_load_model_round_trip(tmp_path, kind, arch):
     import torch
@@ -242,5 +242,5 @@ def test_save_model_load_model_round_trip(tmp_path, kind, arch):
     for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
         assert torch.equal(a, b), name
     with pytest.raises(TypeError, match="checkpoint holds"):
-        save_model(str(tmp_path / "n.pt"), model, "gcn_v" if kind != "gcn_v" else "lce_pair_net", arch, {}, [])
+        save_model(str(tmp_path / "n.pt"), model, "gcn_v" if kind != "gcn_v" else "lce", arch, {}, [])
     assert not (tmp_path / "n.pt").exists()

@@ -3,7 +3,7 @@
 Issue 14 found GCN-E crashing with the defaults (its candidate count did not fit GCN-V's kNN);
 nothing ran the defaults. Here each method's settings are exactly what the schema fills for a
 minimal dataset config, except the number of training steps (2) and, for L-GCN, its batch of
-pivot subgraphs (2 instead of 16: each holds 1 + 200 * 11 slots). Widths, k, kNN hops, ignore
+pivot subgraphs (2 instead of 16: each holds 1 + 200 * 11 slots); LCE's PCENet gets 2 steps too. Widths, k, kNN hops, ignore
 ratios and clustering settings are the defaults, on 260 samples with a 256-wide kNN.
 """
 
@@ -67,15 +67,17 @@ def test_learned_methods_run_with_defaults(defaults, splits):
     torch.manual_seed(0)
     device = torch.device("cpu")
     trained: dict = {}
-    for method in ("gcn_v", "gcn_ve", "lgcn"):  # gcn_ve builds on gcn_v
+    for method in ("gcn_v", "gcn_ve", "lgcn", "lce"):  # gcn_ve builds on gcn_v
         c = copy.deepcopy(defaults["methods"][method])
-        c["train"]["steps"] = 2
-        c["train"]["milestones"] = []
+        for schedule in ("train", "pce_train"):
+            if schedule in c:
+                c[schedule]["steps"] = 2
+                c[schedule]["milestones"] = []
         if method == "lgcn":
             c["batch_size"] = 2
         spec = LEARNED[method]
         model, curve, arch = spec.train(splits["train"], c, device, np.random.default_rng(0), trained)
-        assert len(curve) == 2 and all(np.isfinite(loss) for _, loss, _ in curve), method
+        assert len(curve) == (4 if method == "lce" else 2) and all(np.isfinite(loss) for _, loss, _ in curve), method
         trained[method], trained[f"{method}_settings"] = model, c
         predicted = spec.predict(model, splits["test"], c, device, trained)
         value = c[spec.param] if spec.param else None

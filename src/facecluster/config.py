@@ -55,8 +55,9 @@ TRAINING_PRESETS: dict[str, dict[str, Any]] = {
                        "train": {"steps": 300, "lr": 0.001, "optimizer": "adam", "warmup": 30}},
             "lgcn": {"k_at_hop_train": [10, 5], "k_at_hop_test": [10, 5], "active": 5, "hidden": 64, "batch_size": 32,
                      "train": {"steps": 300, "lr": 0.001, "optimizer": "adam", "warmup": 30}},
-            "lce": {"hidden": 128, "batch_size": 1024,
-                    "train": {"steps": 500, "lr": 0.001, "optimizer": "adam", "warmup": 50}},
+            "lce": {"k": 16, "layers": 1, "batch_size": 32,
+                    "train": {"steps": 300, "lr": 0.001, "optimizer": "adam", "warmup": 30},
+                    "pce_train": {"steps": 200, "lr": 0.001, "optimizer": "adam", "warmup": 20}},
         },
     },
 }

@@ -119,23 +119,34 @@ def _lgcn_cluster(p: dict, d: SplitData, value: float, c: dict):
     return lgcn.lgcn_clusters(d.nbrs, p["probability"], value, c["max_size"], c["step"]), {}
 
 
-# --- LCE -----------------------------------------------------------------------------------------
+# --- LCE (LCENet + PCENet) -----------------------------------------------------------------------
+
+LCE_ARCH = ("layers", "heads", "feedforward", "dropout", "pce_hidden")
+
 
 def _lce_train(d: SplitData, c: dict, device, rng, models):
     k = c["k"]
-    model, curve = lce.train_pair_net(d.features, d.nbrs[:, :k], d.sims[:, :k], d.labels, c["hidden"], c["batch_size"],
-                                      SGDSchedule.from_config(c["train"]), device, rng)
-    return model, curve, {"kind": "lce_pair_net", "dim": d.features.shape[1], "hidden": c["hidden"]}
+    arch = {key: c[key] for key in LCE_ARCH}
+    pce = SGDSchedule.from_config(c["pce_train"]) if c["pcenet"] else None
+    model, curve = lce.train_lce(d.features, d.nbrs[:, :k], d.sims[:, :k], d.labels, k, c["batch_size"],
+                                 SGDSchedule.from_config(c["train"]), pce, device, rng, c["pce_batch_size"], **arch)
+    return model, curve, {"kind": "lce", "dim": d.features.shape[1], "k": k, **arch}
 
 
 def _lce_predict(model, d: SplitData, c: dict, device, models):
     k = c["k"]
-    return {"probability": lce.pair_probabilities(model, d.features, d.nbrs[:, :k], d.sims[:, :k], device)}
+    nbrs, sims = d.nbrs[:, :k], d.sims[:, :k]
+    scores = lce.lce_scores(model, d.features, nbrs, sims, device)
+    out = {"scores": scores}
+    if c["pcenet"]:
+        src, dst, _ = lce.density_edges(nbrs, sims, lce.symmetrise_scores(nbrs, scores))
+        out["verify"] = lce.pce_probabilities(model, d.features, nbrs, src, dst, device)
+    return out
 
 
 def _lce_cluster(p: dict, d: SplitData, value, c: dict):
     k = c["k"]
-    return lce.lce_clusters(d.nbrs[:, :k], d.sims[:, :k], p["probability"])
+    return lce.lce_clusters(d.nbrs[:, :k], d.sims[:, :k], p["scores"], p.get("verify"))
 
 
 LEARNED: dict[str, LearnedSpec] = {

@@ -21,7 +21,7 @@ MODEL_KINDS: dict[str, tuple[str, str]] = {
     "ada_nets_gcn": ("facecluster.ada_nets.gcn", "AdaNetsGCN"),
     "gcn_v": ("facecluster.methods.gcn_v", "GCNV"),
     "pivot_subgraph_gcn": ("facecluster.methods.pivot_subgraph", "SubgraphGCN"),
-    "lce_pair_net": ("facecluster.methods.lce", "PairNet"),
+    "lce": ("facecluster.methods.lce", "LCE"),
 }
 
 
