@@ -68,7 +68,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            "facecluster.methods.lgcn", knn_widths=tuple((f"methods.lgcn.{key}", 1) for key in (
                "k_at_hop_train.0", "k_at_hop_train.1", "k_at_hop_test.0", "k_at_hop_test.1", "active"))),
     Method("lce", "learned", None, "features+knn",
-           "LCE-style pair network and density-peak linking",
+           "LCE-PCENet: LCENet neighbour scores, density-peak edges verified by PCENet",
            "facecluster.methods.lce", knn_widths=(("methods.lce.k", 0),)),
     _graph("knn_cc", "tau", "kNN graph cut at cosine tau, connected components", "facecluster.graph.ops"),
     _graph("cdp", "threshold", "CDP single-model vote: pairs above threshold, size-constrained propagation",

@@ -16,7 +16,7 @@ device = start_training(cfg["seed"], snakemake.threads, cfg["device"])
 data = load_split(snakemake.input.features, snakemake.input.knn)
 models = load_dependencies(method, {dep: snakemake.input[dep] for dep in spec.needs})
 predicted = spec.predict(load_model(snakemake.input.model)[0], data, cfg, device, models)
-params = {key: value for key, value in cfg.items() if key not in ("tune", "grid", "train", "device")}
+params = {key: value for key, value in cfg.items() if key not in ("tune", "grid", "train", "pce_train", "device")}
 value = None
 if spec.param:
     tuned = load_json(snakemake.input.tuned)
