@@ -112,8 +112,9 @@ def propagate(
         src, dst, score = src[keep], dst[keep], score[keep]
 
 
-def symmetrise(nbrs: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``v_ij ← mean(v_ij, v_ji)`` where j lists i too (values aligned with ``nbrs``)."""
+def symmetrise(nbrs: np.ndarray, values: np.ndarray, missing: float | None = None) -> np.ndarray:
+    """``v_ij ← mean(v_ij, v_ji)`` (values aligned with ``nbrs``). Where j does not list i, v_ji is
+    ``missing``: None keeps v_ij (L-GCN's ``pool='avg'``), 0 halves it (LCE's ``(S + Sᵀ)/2``)."""
     n, k = nbrs.shape
     rows = np.repeat(np.arange(n, dtype=np.int64), k)
     cols = nbrs.reshape(-1).astype(np.int64)
@@ -124,7 +125,7 @@ def symmetrise(nbrs: np.ndarray, values: np.ndarray) -> np.ndarray:
     pos = np.clip(np.searchsorted(sorted_keys, rev), 0, keys.size - 1)
     found = sorted_keys[pos] == rev
     flat = values.reshape(-1)
-    other = np.where(found, flat[order[pos]], flat)
+    other = np.where(found, flat[order[pos]], flat if missing is None else np.float32(missing))
     return ((flat + other) / 2).reshape(n, k).astype(np.float32)
 
 

@@ -74,7 +74,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from facecluster.graph.ops import components
+from facecluster.graph.ops import components, symmetrise
 from facecluster.progress import Progress, logger
 from facecluster.training.loop import SGDSchedule, train_loop
 
@@ -260,18 +260,7 @@ def lce_predict(model: LCE, features: np.ndarray, nbrs: np.ndarray, sims: np.nda
 def symmetrise_scores(nbrs: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """``(S + Sᵀ)/2`` read back at the kNN entries, float32 (N, k): ``(s_ij + s_ji)/2`` where j lists
     i too, ``s_ij / 2`` where it does not (the release's sparse-matrix average)."""
-    n, k = nbrs.shape
-    rows = np.repeat(np.arange(n, dtype=np.int64), k)
-    cols = nbrs.reshape(-1).astype(np.int64)
-    keys = rows * n + cols
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    rev = cols * n + rows
-    pos = np.minimum(np.searchsorted(sorted_keys, rev), keys.size - 1)
-    found = sorted_keys[pos] == rev
-    flat = scores.reshape(-1).astype(np.float32)
-    other = np.where(found, flat[order[pos]], np.float32(0.0))
-    return ((flat + other) / 2).reshape(n, k)
+    return symmetrise(nbrs, scores.astype(np.float32), missing=0.0)
 
 
 def lce_density(sims: np.ndarray, sym_scores: np.ndarray) -> np.ndarray:
