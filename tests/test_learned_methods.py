@@ -33,6 +33,8 @@ def test_confidence_linking_follows_higher_confidence():
     # 0 -> 1 (higher, cos .9); 1 is a peak; 2 -> its nearest higher neighbour 0 (cos .5)
     assert same_partition(confidence_linking(NBRS, SIMS, conf, 0.6), [0, 0, 1])
     assert same_partition(confidence_linking(NBRS, SIMS, conf, 0.45), [0, 0, 0])
+    # the release keeps an edge only when cos > tau: at tau = the pair's own cosine 0 -> 1 is dropped
+    assert same_partition(confidence_linking(NBRS, SIMS, conf, SIMS[0, 1]), [0, 1, 2])
 
 
 def test_gcn_v_model_shapes():

@@ -9,7 +9,7 @@
   neighbour prefixes (Ada-NETS stage 5, the GCN's training graph, GCN-V's operator);
 - :func:`propagate`: size-constrained propagation (CDP's re-split, L-GCN's merge);
 - :func:`symmetrise`: ``v_ij <- mean(v_ij, v_ji)`` over kNN-aligned values (LCE, L-GCN);
-- :func:`higher_confidence_links`: each node to its nearest higher-confidence neighbour (GCN-V, GCN-E);
+- :func:`higher_confidence_links`: each node to its nearest higher-confidence neighbour (GCN-V);
 - :func:`to_torch_csr`: scipy CSR to a torch sparse CSR tensor (torch imported on use).
 """
 
@@ -131,12 +131,13 @@ def symmetrise(nbrs: np.ndarray, values: np.ndarray, missing: float | None = Non
 
 def higher_confidence_links(nbrs: np.ndarray, sims: np.ndarray, confidence: np.ndarray, tau: float
                             ) -> tuple[np.ndarray, np.ndarray]:
-    """Edges ``(src, dst)``: each node to its nearest neighbour of higher confidence, if cos ≥ ``tau``."""
+    """Edges ``(src, dst)``: each node to its nearest neighbour of higher confidence, if cos > ``tau``
+    (strict, as learn-to-cluster's ``peaks_to_edges``: an edge needs distance < 1 − τ)."""
     n = nbrs.shape[0]
     higher = (confidence[nbrs] > confidence[:, None]) & (nbrs != np.arange(n)[:, None])
     rows = np.flatnonzero(higher.any(axis=1))
     first = higher[rows].argmax(axis=1)
-    keep = sims[rows, first] >= tau
+    keep = sims[rows, first] > tau
     return rows[keep], nbrs[rows[keep], first[keep]].astype(np.int64)
 
 

@@ -43,10 +43,7 @@ def confidence_targets(nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray) -
 
 def confidence_linking(nbrs: np.ndarray, sims: np.ndarray, confidence: np.ndarray, tau: float) -> np.ndarray:
     """Link each node to its nearest neighbour of higher confidence if cos > ``tau``; components."""
-    sims = np.asarray(sims)
-    # strictly above tau, as the release (edge kept iff 1 - cos < 1 - tau): the next value after tau in sims' dtype
-    above = np.nextafter(np.asarray(tau, dtype=sims.dtype), np.asarray(np.inf, dtype=sims.dtype))
-    return components(nbrs.shape[0], *higher_confidence_links(nbrs, sims, confidence, above))
+    return components(nbrs.shape[0], *higher_confidence_links(nbrs, sims, confidence, tau))
 
 
 class GCNV(nn.Module):
