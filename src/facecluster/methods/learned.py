@@ -73,10 +73,11 @@ def _gcn_v_cluster(p: dict, d: SplitData, value: float, c: dict):
 # --- GCN-E on GCN-V ---------------------------------------------------------------------------
 
 def _gcn_e_inputs(d: SplitData, c: dict, device, models) -> dict:
-    """GCN-V's predictions on a split and the kNN of its hidden features that GCN-E reads (k + 1 columns)."""
-    v = _gcn_v_predict(models["gcn_v"], d, models["gcn_v_settings"], device, models)
-    v["edge_nbrs"], v["edge_sims"] = exact_knn(v["hidden"], min(c["k"] + 1, v["hidden"].shape[0]), backend="auto")
-    return v
+    """GCN-V's confidences and hidden features of a split and the kNN of those features that GCN-E
+    reads (k + 1 columns; GCN-V's own ``feature_k`` kNN is not needed here and not computed)."""
+    conf, hidden = gcn_v.infer_gcn_v(models["gcn_v"], d.features, d.nbrs, d.sims, models["gcn_v_settings"]["k"], device)
+    nbrs, sims = exact_knn(hidden, min(c["k"] + 1, hidden.shape[0]), backend="auto")
+    return {"confidence": conf, "hidden": hidden, "edge_nbrs": nbrs, "edge_sims": sims}
 
 
 def _gcn_ve_train(d: SplitData, c: dict, device, rng, models):
@@ -135,18 +136,12 @@ def _lce_train(d: SplitData, c: dict, device, rng, models):
 
 def _lce_predict(model, d: SplitData, c: dict, device, models):
     k = c["k"]
-    nbrs, sims = d.nbrs[:, :k], d.sims[:, :k]
-    scores = lce.lce_scores(model, d.features, nbrs, sims, device)
-    out = {"scores": scores}
-    if c["pcenet"]:
-        src, dst, _ = lce.density_edges(nbrs, sims, lce.symmetrise_scores(nbrs, scores))
-        out["verify"] = lce.pce_probabilities(model, d.features, nbrs, src, dst, device)
-    return out
+    return lce.lce_predict(model, d.features, d.nbrs[:, :k], d.sims[:, :k], device, pcenet=c["pcenet"])
 
 
 def _lce_cluster(p: dict, d: SplitData, value, c: dict):
     k = c["k"]
-    return lce.lce_clusters(d.nbrs[:, :k], d.sims[:, :k], p["scores"], p.get("verify"))
+    return lce.lce_clusters(d.nbrs[:, :k], d.sims[:, :k], p["scores"], p.get("density_prob"))
 
 
 LEARNED: dict[str, LearnedSpec] = {
