@@ -9,7 +9,6 @@ failures then).
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import scipy.sparse as sp
 from sklearn.cluster import DBSCAN
 

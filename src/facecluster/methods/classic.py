@@ -48,7 +48,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
-from facecluster.graph.ops import components, symmetric_graph, threshold_clusters
+from facecluster.graph.ops import symmetric_graph
 
 
 # ---------------------------------------------------------------------------------------------

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
 from facecluster.graph.ops import components
 from facecluster.methods.pivot_subgraph import SubgraphGCN
