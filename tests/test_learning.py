@@ -102,6 +102,18 @@ def shuffled(d: SplitData, seed: int) -> SplitData:
     return SplitData(d.features[np.random.default_rng(seed).permutation(len(d.labels))], d.nbrs, d.sims, d.labels)
 
 
+def twin_scores(data: dict, name: str, settings: dict, grid: np.ndarray, module, graph_builder: str, fake) -> dict:
+    """Test F of ``name`` as trained, with shuffled input rows, and with ``module.graph_builder``
+    replaced by ``fake`` (random links; the targets, pairs and labels stay the true ones)."""
+    train, test = data["train"], data["test"]
+    scores = {"learned": learned_f(name, settings, grid, train, test),
+              "shuffled": learned_f(name, settings, grid, shuffled(train, 1), shuffled(test, 2))}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(module, graph_builder, fake)
+        scores["random_graph"] = learned_f(name, settings, grid, train, test)
+    return scores
+
+
 def learned_f(name: str, settings: dict, grid: np.ndarray, train: SplitData, test: SplitData) -> float:
     """Train ``name`` as the pipeline does, tune its parameter on train, pairwise F on test."""
     seed_everything(0)
@@ -124,13 +136,7 @@ def random_operator(nbrs: np.ndarray, sims: np.ndarray, k: int, _real=gcn_v.knn_
 
 @pytest.fixture(scope="module")
 def gcn_v_scores(data) -> dict:
-    train, test = data["train"], data["test"]
-    scores = {"learned": learned_f("gcn_v", GCN_V, TAU_GRID, train, test),
-              "shuffled": learned_f("gcn_v", GCN_V, TAU_GRID, shuffled(train, 1), shuffled(test, 2))}
-    with pytest.MonkeyPatch.context() as mp:  # the targets still come from the true kNN
-        mp.setattr(gcn_v, "knn_operator", random_operator)
-        scores["random_graph"] = learned_f("gcn_v", GCN_V, TAU_GRID, train, test)
-    return scores
+    return twin_scores(data, "gcn_v", GCN_V, TAU_GRID, gcn_v, "knn_operator", random_operator)
 
 
 def test_gcn_v_beats_knn_cc(data, gcn_v_scores):
@@ -164,13 +170,7 @@ def random_subgraphs(nbrs, pivots, k1, k2, active, _real=pivot_subgraph.pivot_su
 
 @pytest.fixture(scope="module")
 def lgcn_scores(data) -> dict:
-    train, test = data["train"], data["test"]
-    scores = {"learned": learned_f("lgcn", LGCN, PROB_GRID, train, test),
-              "shuffled": learned_f("lgcn", LGCN, PROB_GRID, shuffled(train, 1), shuffled(test, 2))}
-    with pytest.MonkeyPatch.context() as mp:  # the same pivots, 1-hop pairs and labels
-        mp.setattr(pivot_subgraph, "pivot_subgraphs", random_subgraphs)
-        scores["random_graph"] = learned_f("lgcn", LGCN, PROB_GRID, train, test)
-    return scores
+    return twin_scores(data, "lgcn", LGCN, PROB_GRID, pivot_subgraph, "pivot_subgraphs", random_subgraphs)
 
 
 def test_lgcn_beats_knn_cc(data, lgcn_scores):
