@@ -36,6 +36,7 @@ rule embed:
         "results/{ds}/{split}/embeddings.npy",
     params:
         device=lookup(dpath="datasets/{ds}/gcn/device", within=config),
+        chunk_size=lookup(dpath="datasets/{ds}/inference/chunk_size", within=config),
     conda:
         "../../envs/cpu.yaml"
     log:

@@ -40,6 +40,7 @@ rule tune_learned:
     params:
         method="{method}",
         settings=method_settings,
+        inference_chunk=lookup(dpath="datasets/{ds}/inference/chunk_size", within=config),
         train_split=train_split,
     conda:
         "../../envs/cpu.yaml"
@@ -67,6 +68,7 @@ rule cluster_learned:
     params:
         method="{method}",
         settings=method_settings,
+        inference_chunk=lookup(dpath="datasets/{ds}/inference/chunk_size", within=config),
     conda:
         "../../envs/cpu.yaml"
     log:

@@ -2,12 +2,11 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import numpy as np
 import torch
 
-from facecluster.ada_nets.gcn import embed
-from facecluster.data.io import load_sparse, save_npy
-from facecluster.progress import setup_logging
+from facecluster.ada_nets.gcn import embed_to_npy
+from facecluster.data.io import NpyRows, load_sparse
+from facecluster.progress import logger, setup_logging
 from facecluster.training.checkpoints import load_model
 from facecluster.training.loop import select_device
 
@@ -15,4 +14,7 @@ setup_logging()
 torch.set_num_threads(snakemake.threads)
 device = select_device(snakemake.params.device)
 model, _ = load_model(snakemake.input.model, device)
-save_npy(snakemake.output[0], embed(model, np.load(snakemake.input.features), load_sparse(snakemake.input.adjacency), device))
+adjacency = load_sparse(snakemake.input.adjacency)
+logger.info("embedding %d nodes on %s (%d edges), chunk_size %s", adjacency.shape[0], snakemake.input.adjacency,
+            adjacency.nnz, snakemake.params.chunk_size)
+embed_to_npy(model, NpyRows(snakemake.input.features), adjacency, device, snakemake.output[0], snakemake.params.chunk_size)

@@ -10,7 +10,7 @@ from facecluster.evaluation.search import grid_from_config, search_grid
 from facecluster.training.loop import start_training
 
 setup_logging()
-method, cfg = snakemake.params.method, snakemake.params.settings
+method, cfg = snakemake.params.method, {**snakemake.params.settings, "inference_chunk": snakemake.params.inference_chunk}
 spec = LEARNED[method]
 result = {"method": method, "param": spec.param}
 if cfg["tune"] == "fixed":

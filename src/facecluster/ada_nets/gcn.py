@@ -39,6 +39,8 @@ Inference runs both layers on every node's full neighbourhood of the split's adj
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -68,9 +70,15 @@ class AdaNetsGCN(nn.Module):
 
     def forward(self, x: torch.Tensor, adj1: torch.Tensor, adj2: torch.Tensor) -> torch.Tensor:
         """``adj1``: (n1, n0) aggregation operator from the input nodes to layer-1 nodes; ``adj2``: (n2, n1)."""
-        h = F.normalize(F.relu(self.sage1((x, None), adj1)), dim=1)
-        h = F.relu(self.sage2((h, None), adj2))
-        return F.normalize(self.fc(h), dim=1)
+        return self.layer2(self.layer1(x, adj1), adj2)
+
+    def layer1(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        """First GraphSAGE layer, ReLU, L2-normalised: (n1, hidden) from ``x`` (n0, d) and ``adj`` (n1, n0)."""
+        return F.normalize(F.relu(self.sage1((x, None), adj)), dim=1)
+
+    def layer2(self, h: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        """Second GraphSAGE layer, ReLU, head, L2-normalised embedding: (n2, hidden) from ``h`` (n1, hidden)."""
+        return F.normalize(self.fc(F.relu(self.sage2((h, None), adj))), dim=1)
 
 
 #: the release's ``ClusterLoss`` types: how many of the smallest same-label / largest
@@ -242,16 +250,87 @@ def train_gcn(
     return model, curve
 
 
+def operator_rows(adj: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, torch.Tensor]:
+    """Rows ``rows`` of :func:`gcn_operator` restricted to the columns they touch.
+
+    Built from the rows' slice of ``adj`` alone (no copy of the whole graph): a node with ``d``
+    neighbours other than itself weighs ``2/(d + 2)``, each neighbour ``1/(d + 2)``, as in the
+    whole-graph operator. Returns ``(sources, op)``: the sorted global ids of the columns, and
+    the torch sparse CSR operator (len(rows), len(sources)).
+    """
+    sub = adj[rows].tocoo()
+    off = sub.col != rows[sub.row]
+    r, c = sub.row[off], sub.col[off]
+    deg = np.bincount(r, minlength=rows.size).astype(np.float32)
+    r = np.concatenate([r, np.arange(rows.size)])
+    c = np.concatenate([c, rows])
+    w = np.concatenate([1.0 / (deg[r[: off.sum()]] + 2.0), 2.0 / (deg + 2.0)]).astype(np.float32)
+    sources, local = np.unique(c, return_inverse=True)
+    op = sp.csr_matrix((w, (r, local)), shape=(rows.size, sources.size))
+    op.sort_indices()
+    return sources, to_torch_csr(op)
+
+
+def _layer_pass(rows_of, adj: sp.csr_matrix, chunk_size: int, layer, writer, device: torch.device, name: str) -> None:
+    """Apply ``layer(inputs of the sources, operator)`` to every node chunk, appending to ``writer``."""
+    n = adj.shape[0]
+    progress = Progress(name, n)
+    for lo in range(0, n, chunk_size):
+        rows = np.arange(lo, min(n, lo + chunk_size))
+        sources, op = operator_rows(adj, rows)
+        inputs = torch.from_numpy(rows_of[sources]).to(device)
+        writer.write(layer(inputs, op.to(device)).cpu().numpy())
+        progress.update(int(rows[-1]) + 1, f"({sources.size} source nodes in the last chunk)")
+
+
 @torch.no_grad()
 def embed(model: AdaNetsGCN, features: np.ndarray, adj: sp.csr_matrix, device: torch.device) -> np.ndarray:
-    """Full-neighbourhood embeddings of every node on ``adj`` (float32 (N, hidden), L2-normalised).
+    """Full-neighbourhood embeddings of every node on ``adj`` in one whole-graph pass (float32
+    (N, hidden), L2-normalised); :func:`embed_to_npy` is the chunked pass of bounded memory.
 
     Raises :class:`CollapseError` when they are all but identical."""
     model.eval()
     op = gcn_operator(adj).to(device)
     x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(device)
-    progress = Progress("GCN inference", 1)
+    progress = Progress("GCN inference (whole graph)", 1)
     out = model(x, op, op).cpu().numpy().astype(np.float32)
     progress.update(1)
     check_embeddings_not_collapsed(out, "GCN inference")
     return out
+
+
+@torch.no_grad()
+def embed_to_npy(model: AdaNetsGCN, features, adj: sp.csr_matrix, device: torch.device, out_path: str,
+                 chunk_size: int | None = None) -> None:
+    """Full-neighbourhood embeddings of every node on ``adj``, written to ``out_path`` (float32
+    (N, hidden) ``.npy``, L2-normalised) atomically.
+
+    ``chunk_size`` None (or ≥ N) runs the whole graph at once (:func:`embed`). Otherwise the two layers run in
+    two passes over node chunks: a chunk's layer-1 outputs need the input rows of its
+    neighbours only, its layer-2 outputs the layer-1 rows of its neighbours, which pass 1
+    streams to a temporary file beside ``out_path``. ``features`` may be any row-indexable
+    array, e.g. :class:`~facecluster.data.io.NpyRows`, so the peak memory is that of a chunk
+    and its neighbourhood (chunk × (degree + 1) rows), not of the split; the adjacency's
+    pattern (N × degree) is the only part that grows with N. Both give the same embeddings up to
+    float rounding (``tests/test_gcn.py``). Raises :class:`CollapseError`, writing nothing, when
+    the embeddings are all but identical.
+    """
+    import tempfile
+
+    from facecluster.data.io import NpyRowWriter, NpyRows, save_npy
+
+    model.eval()
+    n = adj.shape[0]
+    if chunk_size is None or chunk_size >= n:
+        save_npy(out_path, embed(model, features[np.arange(n)], adj, device))
+        return
+    hidden = model.fc[0].out_features
+    with tempfile.TemporaryDirectory(prefix=".embed-layer1-", dir=os.path.dirname(os.path.abspath(out_path))) as tmp:
+        with NpyRowWriter(os.path.join(tmp, "layer1.npy"), (n, hidden)) as h1:
+            _layer_pass(features, adj, chunk_size, model.layer1, h1, device, f"GCN inference layer 1 (chunks of {chunk_size})")
+            h1.commit()
+        with NpyRowWriter(out_path, (n, hidden)) as out:
+            _layer_pass(NpyRows(h1.path), adj, chunk_size, model.layer2, out, device,
+                        f"GCN inference layer 2 (chunks of {chunk_size})")
+            check_embeddings_not_collapsed(out.written(), "GCN inference")
+            out.commit()

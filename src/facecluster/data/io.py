@@ -188,3 +188,84 @@ def load_sparse(path: str):
     import scipy.sparse as sp
 
     return sp.load_npz(path).tocsr()
+
+
+# ---------------------------------------------------------------------------------------------
+# Row-wise access to large arrays with bounded memory (chunked inference)
+
+
+class NpyRows:
+    """Rows of a ``.npy`` file read on demand, without keeping the file mapped.
+
+    ``rows[idx]`` memory-maps the file, copies the requested rows (sorted or not) into a new
+    float32 array and drops the map, so the resident memory of a long pass over a file of
+    millions of rows is that of one request, not of the pages touched so far (a map kept open
+    accounts every page it has read to the process). ``shape`` is the file's shape.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = str(path)
+        with open(self.path, "rb") as fh:
+            major, _ = np.lib.format.read_magic(fh)
+            read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            self.shape, _, self.dtype = read(fh)
+
+    def __len__(self) -> int:
+        return int(self.shape[0])
+
+    def __getitem__(self, idx) -> np.ndarray:
+        m = np.load(self.path, mmap_mode="r")
+        try:
+            return np.array(m[idx], dtype=np.float32)
+        finally:
+            del m
+
+
+class NpyRowWriter:
+    """Write a 2-D ``.npy`` of known shape row block by row block, atomically.
+
+    Blocks are appended in order with plain file writes (not a writable map, whose dirty pages
+    would count towards the process's memory); the file is renamed into place by
+    :meth:`commit` only when every row was written. Use as a context manager: leaving the block
+    without :meth:`commit` (an exception) removes the temporary file.
+    """
+
+    def __init__(self, path: str | os.PathLike, shape: tuple[int, int], dtype=np.float32) -> None:
+        self.path, self.shape, self.dtype = Path(path), (int(shape[0]), int(shape[1])), np.dtype(dtype)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp.npy", dir=self.path.parent)
+        self._fh = os.fdopen(fd, "wb")
+        np.lib.format.write_array_header_2_0(self._fh, {"descr": np.lib.format.dtype_to_descr(self.dtype),
+                                                        "fortran_order": False, "shape": self.shape})
+        self.rows = 0
+        self._committed = False
+
+    def write(self, block: np.ndarray) -> None:
+        """Append ``block`` (rows, shape[1]) after the rows written so far."""
+        block = np.ascontiguousarray(block, dtype=self.dtype)
+        if block.ndim != 2 or block.shape[1] != self.shape[1] or self.rows + block.shape[0] > self.shape[0]:
+            raise ValueError(f"{self.path}: block of shape {block.shape} does not fit rows {self.rows}.. of {self.shape}")
+        self._fh.write(block.tobytes())
+        self.rows += block.shape[0]
+
+    def written(self) -> np.ndarray:
+        """The rows written so far, memory-mapped read-only (the file must be complete)."""
+        self._fh.flush()
+        return np.load(self.tmp, mmap_mode="r")
+
+    def commit(self) -> None:
+        """Rename the complete file into place."""
+        if self.rows != self.shape[0]:
+            raise ValueError(f"{self.path}: {self.rows} of {self.shape[0]} rows written")
+        self._fh.close()
+        os.replace(self.tmp, self.path)
+        self._committed = True
+
+    def __enter__(self) -> "NpyRowWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self._committed:
+            self._fh.close()
+            if os.path.exists(self.tmp):
+                os.unlink(self.tmp)

@@ -30,6 +30,7 @@ from torch import nn
 from facecluster.graph.ops import build_adjacency
 from facecluster.graph.ops import to_torch_csr
 from facecluster.graph.ops import components, higher_confidence_links
+from facecluster.progress import Progress
 from facecluster.training.loop import SGDSchedule, train_loop
 
 
@@ -88,10 +89,29 @@ def train_gcn_v(features: np.ndarray, nbrs: np.ndarray, sims: np.ndarray, labels
 
 @torch.no_grad()
 def infer_gcn_v(model: GCNV, features: np.ndarray, nbrs: np.ndarray, sims: np.ndarray, k: int,
-                device: torch.device) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted confidence (N,) and L2-normalised hidden features (N, hidden) of a split."""
+                device: torch.device, chunk_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted confidence (N,) and L2-normalised hidden features (N, hidden) of a split.
+
+    ``chunk_size`` None (or ≥ N) runs the whole graph at once; otherwise the GraphConv runs on
+    node chunks (the rows of the aggregation operator), so the activations are those of a chunk;
+    the same numbers up to float rounding. The hidden features themselves (N × hidden) are
+    returned whole: GCN-V clusters on their kNN."""
     model.eval()
     x = _inputs(features, device)
-    conf, h = model(x, knn_operator(nbrs, sims, k).to(device))
-    h = nn.functional.normalize(h, dim=1)
-    return conf.cpu().numpy().astype(np.float32), h.cpu().numpy().astype(np.float32)
+    n = x.shape[0]
+    if chunk_size is None or chunk_size >= n:
+        conf, h = model(x, knn_operator(nbrs, sims, k).to(device))
+        h = nn.functional.normalize(h, dim=1)
+        return conf.cpu().numpy().astype(np.float32), h.cpu().numpy().astype(np.float32)
+    adj: sp.csr_matrix = build_adjacency(nbrs[:, :k], sims[:, :k], k)
+    conf = np.empty(n, dtype=np.float32)
+    hidden = np.empty((n, model.conv.out_features), dtype=np.float32)
+    progress = Progress(f"GCN-V inference (chunks of {chunk_size})", n)
+    for lo in range(0, n, chunk_size):
+        hi = min(n, lo + chunk_size)
+        op = to_torch_csr(adj[lo:hi]).to(device)
+        h = torch.relu(model.conv(torch.cat([x[lo:hi], torch.sparse.mm(op, x)], dim=1)))
+        conf[lo:hi] = model.head(h).squeeze(-1).cpu().numpy()
+        hidden[lo:hi] = nn.functional.normalize(h, dim=1).cpu().numpy()
+        progress.update(hi)
+    return conf, hidden

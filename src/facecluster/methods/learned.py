@@ -61,7 +61,7 @@ def _gcn_v_train(d: SplitData, c: dict, device, rng, models):
 
 
 def _gcn_v_predict(model, d: SplitData, c: dict, device, models):
-    conf, hidden = gcn_v.infer_gcn_v(model, d.features, d.nbrs, d.sims, c["k"], device)
+    conf, hidden = gcn_v.infer_gcn_v(model, d.features, d.nbrs, d.sims, c["k"], device, c.get("inference_chunk"))
     fn, fs = exact_knn(hidden, min(c["feature_k"], hidden.shape[0]), backend="auto")
     return {"confidence": conf, "hidden": hidden, "feature_nbrs": fn, "feature_sims": fs}
 
@@ -75,7 +75,8 @@ def _gcn_v_cluster(p: dict, d: SplitData, value: float, c: dict):
 def _gcn_e_inputs(d: SplitData, c: dict, device, models) -> dict:
     """GCN-V's confidences and hidden features of a split and the kNN of those features that GCN-E
     reads (k + 1 columns; GCN-V's own ``feature_k`` kNN is not needed here and not computed)."""
-    conf, hidden = gcn_v.infer_gcn_v(models["gcn_v"], d.features, d.nbrs, d.sims, models["gcn_v_settings"]["k"], device)
+    conf, hidden = gcn_v.infer_gcn_v(models["gcn_v"], d.features, d.nbrs, d.sims, models["gcn_v_settings"]["k"], device,
+                                     c.get("inference_chunk"))
     nbrs, sims = exact_knn(hidden, min(c["k"] + 1, hidden.shape[0]), backend="auto")
     return {"confidence": conf, "hidden": hidden, "edge_nbrs": nbrs, "edge_sims": sims}
 
