@@ -17,8 +17,10 @@ if method == "minibatch_kmeans":
     n_clusters, source = settings["n_clusters"], "config"
     if n_clusters is None:
         n_clusters, source = len(np.unique(np.load(snakemake.input.labels))), "true number of identities (upper-bound variant)"
-    clusters = minibatch_kmeans(np.load(snakemake.input.features), n_clusters, settings["batch_size"], settings["seed"])
-    params = {"n_clusters": n_clusters, "n_clusters_source": source, "batch_size": settings["batch_size"], "seed": settings["seed"]}
+    clusters = minibatch_kmeans(np.load(snakemake.input.features), n_clusters, settings["batch_size"], settings["seed"],
+                                settings["n_init"], settings["max_seconds"])
+    params = {"n_clusters": n_clusters, "n_clusters_source": source,
+              **{key: settings[key] for key in ("batch_size", "n_init", "seed")}}
 else:
     tuned = load_json(snakemake.input.tuned)
     param = METHODS[method].param

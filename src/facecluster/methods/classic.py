@@ -43,12 +43,15 @@ and on the features:
 
 from __future__ import annotations
 
+import time
+
 import numba
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
 from facecluster.graph.ops import symmetric_graph
+from facecluster.progress import Progress, logger
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,9 +286,115 @@ def leiden(nbrs: np.ndarray, sims: np.ndarray, resolution: float, seed: int = 0,
     return np.asarray(part.membership, dtype=np.int64)
 
 
-def minibatch_kmeans(features: np.ndarray, n_clusters: int, batch_size: int = 1024, seed: int = 0) -> np.ndarray:
-    """scikit-learn MiniBatchKMeans on the features → int64 cluster ids."""
+class KMeansLimitError(RuntimeError):
+    """Mini-batch k-means was stopped (or not started) because it would outrun its time limit."""
+
+
+def kmeans_cost(n: int, d: int, n_clusters: int, batch_size: int = 1024, n_init: int = 3,
+                max_iter: int = 100) -> dict[str, float]:
+    """The work of scikit-learn's ``MiniBatchKMeans.fit`` (the cost model of ``minibatch_kmeans``).
+
+    * initialisation, ``n_init`` runs of k-means++ on ``init_size = min(N, max(3·batch, 3·K))``
+      samples: K centres one after the other, each scoring ``2 + ⌊ln K⌋`` candidates against every
+      sample, so ``n_init · K`` sequential centre steps of ``init_size · d · (2 + ⌊ln K⌋)``
+      multiply-adds each; the work grows as K² once ``3·K`` exceeds ``3·batch`` (K > 1,024 at the
+      default batch), and the many small products make it slower than its multiply-adds suggest
+      (:func:`kmeanspp_seconds_per_centre` times one centre step instead);
+    * steps: at most ``max_iter · N / batch`` (early stopping usually ends far sooner), each
+      ``2 · batch · K · d`` multiply-adds (distances and the centre update);
+    * labels: one pass over all samples, ``N · K · d``.
+    """
+    init_size = min(n, max(3 * batch_size, 3 * n_clusters))
+    trials = 2 + int(np.log(max(n_clusters, 1)))
+    return {"init_size": init_size, "trials": trials, "init_centre_steps": n_init * n_clusters,
+            "step_macs": 2.0 * min(batch_size, n) * n_clusters * d, "max_steps": (max_iter * n) // min(batch_size, n),
+            "label_macs": float(n) * n_clusters * d}
+
+
+def kmeanspp_seconds_per_centre(sample: np.ndarray, trials: int, probe: int = 32) -> float:
+    """Measured seconds of one k-means++ centre step on ``sample`` (scikit-learn's
+    ``kmeans_plusplus`` choosing ``probe`` centres with ``trials`` candidates each)."""
+    from sklearn.cluster import kmeans_plusplus
+
+    start = time.perf_counter()
+    kmeans_plusplus(sample, n_clusters=min(probe, len(sample)), n_local_trials=trials, random_state=0)
+    return (time.perf_counter() - start) / min(probe, len(sample))
+
+
+def matmul_rate(d: int, n_clusters: int, batch_size: int = 1024, seconds: float = 0.2) -> float:
+    """Measured multiply-adds per second of this machine's float32 products of k-means' step shape
+    ((batch × d) @ (d × min(K, 4096)), the threads numpy/BLAS has), over about ``seconds``."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((min(batch_size, 4096), d), dtype=np.float32)
+    b = rng.standard_normal((d, min(max(n_clusters, 1), 4096)), dtype=np.float32)
+    a @ b  # warm-up
+    reps, start = 0, time.perf_counter()
+    while reps < 3 or time.perf_counter() - start < seconds:
+        a @ b
+        reps += 1
+    return reps * a.shape[0] * a.shape[1] * b.shape[1] / (time.perf_counter() - start)
+
+
+def minibatch_kmeans(features: np.ndarray, n_clusters: int, batch_size: int = 1024, seed: int = 0,
+                     n_init: int = 3, max_seconds: float | None = 600.0) -> np.ndarray:
+    """scikit-learn MiniBatchKMeans on the features → int64 cluster ids (learn-to-cluster's
+    ``mini_batch_kmeans``: k-means++ and ``n_init`` 3, the scikit-learn default of its time).
+
+    Its cost grows with N·K and, through the k-means++ initialisation, with K² (:func:`kmeans_cost`).
+    Before starting, the log gets the cost model's estimate in seconds at this machine's measured
+    matrix-product rate; when the initialisation alone is estimated above ``max_seconds`` it
+    refuses at once, and while it runs it logs each initialisation and its steps (with the
+    batch inertia) and stops once ``max_seconds`` have passed. Both raise :class:`KMeansLimitError`
+    naming the shape, the estimate and the setting (None: no limit).
+    """
     from sklearn.cluster import MiniBatchKMeans
 
-    model = MiniBatchKMeans(n_clusters=n_clusters, batch_size=batch_size, random_state=seed, n_init=3)
-    return model.fit_predict(np.asarray(features, dtype=np.float32)).astype(np.int64)
+    x = np.asarray(features, dtype=np.float32)
+    n, d = x.shape
+    cost = kmeans_cost(n, d, n_clusters, batch_size, n_init)
+    rate = matmul_rate(d, n_clusters, batch_size)
+    per_centre = kmeanspp_seconds_per_centre(x[: cost["init_size"]], cost["trials"])
+    init_s = cost["init_centre_steps"] * per_centre
+    steps_s = cost["max_steps"] * cost["step_macs"] / rate
+    shape = f"minibatch_kmeans on {n} x {d} features, {n_clusters} clusters, batch {batch_size}, n_init {n_init}"
+    logger.info("%s: cost model: k-means++ initialisation ~%.0f s (%d runs x %d centres on %d samples at %.1f ms "
+                "per centre, measured), steps ~%.3f s each at %.0f GMAC/s (measured), at most %d (~%.0f s; early "
+                "stopping usually ends far sooner)", shape, init_s, n_init, n_clusters, cost["init_size"],
+                1e3 * per_centre, cost["step_macs"] / rate, rate / 1e9, cost["max_steps"], steps_s)
+    if max_seconds is not None and init_s > max_seconds:
+        raise KMeansLimitError(
+            f"{shape}: the k-means++ initialisation alone is estimated at {init_s:.0f} s, above "
+            f"methods.minibatch_kmeans.max_seconds = {max_seconds:g}; its cost grows as n_clusters^2 "
+            f"(facecluster.methods.classic.kmeans_cost). Raise max_seconds (null: no limit) or lower n_init or n_clusters.")
+    start = time.perf_counter()
+
+    class _Logged(MiniBatchKMeans):
+        """MiniBatchKMeans with a progress line per initialisation and per few seconds of steps, and
+        the time limit (scikit-learn 1.9's per-step hook ``_mini_batch_convergence``)."""
+
+        runs = 0
+        progress: Progress | None = None
+
+        def _init_centroids(self, *args, **kwargs):
+            if self.progress is None:  # the fit's k-means++ runs (not the per-step reassignments)
+                type(self).runs += 1
+                logger.info("%s: k-means++ initialisation %d/%d (elapsed %.1f s)", shape, type(self).runs, n_init,
+                            time.perf_counter() - start)
+            return super()._init_centroids(*args, **kwargs)
+
+        def _mini_batch_convergence(self, step, n_steps, n_samples, centers_squared_diff, batch_inertia):
+            if self.progress is None:
+                type(self).progress = Progress("minibatch_kmeans steps", n_steps)
+            self.progress.update(step + 1, f"batch inertia {batch_inertia / self._batch_size:.5f}")
+            elapsed = time.perf_counter() - start
+            if max_seconds is not None and elapsed > max_seconds:
+                raise KMeansLimitError(
+                    f"{shape}: stopped after {elapsed:.0f} s at step {step + 1} of at most {n_steps}, above "
+                    f"methods.minibatch_kmeans.max_seconds = {max_seconds:g} (cost model: ~{steps_s:.0f} s for every step). "
+                    f"Raise max_seconds (null: no limit) or lower n_clusters.")
+            return super()._mini_batch_convergence(step, n_steps, n_samples, centers_squared_diff, batch_inertia)
+
+    model = _Logged(n_clusters=n_clusters, batch_size=batch_size, random_state=seed, n_init=n_init)
+    labels = model.fit_predict(x).astype(np.int64)
+    logger.info("%s: %d steps in %.1f s", shape, model.n_steps_, time.perf_counter() - start)
+    return labels
