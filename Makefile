@@ -10,15 +10,38 @@ CORES ?= all
 
 setup: $(STAMP)
 
-# torch first, pinned to the CPU build (an unpinned torch pulls a multi-GB CUDA build),
-# then the pinned rest, then this package in editable mode.
+# GPU=1 (on a CUDA machine): the CUDA build of torch and faiss-gpu instead of faiss-cpu. PyPI's
+# torch==2.13.0 wheel for Linux x86_64 *is* the CUDA build (it pulls the nvidia-* runtime wheels,
+# several GB); the CPU build is what pip finds where a local wheel of it is offered first (this
+# project's CI machines). `make setup GPU=1` on a CPU-only machine installs and then says that no
+# GPU is visible. The choice is remembered in the stamp: later `make run` / `make test` keep it
+# until another GPU=0/1 is given. A fresh clone (CI) is GPU=0: `make test` never needs a GPU.
+GPU ?= $(shell cat $(STAMP) 2>/dev/null || echo 0)
+ifeq ($(GPU),1)
+FAISS := faiss-gpu==1.15.1
+else
+FAISS := faiss-cpu==1.15.1
+endif
+
+# torch first, pinned (an unpinned torch pulls a multi-GB CUDA build where none was wanted),
+# then the pinned rest with the chosen faiss, then this package in editable mode. The stamp
+# records GPU, so switching re-installs.
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	grep -v '^faiss-' requirements.txt > $(VENV)/requirements.resolved.txt
+	echo '$(FAISS)' >> $(VENV)/requirements.resolved.txt
+	$(BIN)/python -m pip uninstall --quiet -y faiss-cpu faiss-gpu 2>/dev/null || true
+	$(BIN)/python -m pip install --quiet -r $(VENV)/requirements.resolved.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
-	touch $(STAMP)
+	$(BIN)/python -c "import torch, faiss; g = getattr(faiss, 'get_num_gpus', lambda: 0)(); print(f'torch {torch.__version__} (CUDA {torch.version.cuda}, GPU visible: {torch.cuda.is_available()}), faiss {faiss.__version__} (GPUs: {g})'); import facecluster.graph.knn as k; print('knn backend auto ->', k.resolve_backend('auto'))"
+	echo $(GPU) > $(STAMP)
+
+# Re-install when GPU differs from the last set-up.
+ifneq ($(shell cat $(STAMP) 2>/dev/null || echo none),$(GPU))
+.PHONY: $(STAMP)
+endif
 
 # The real labelled embedding set shipped beside the repository (../shared/data/npmscope): linked
 # to resources/npmscope when it exists; without it `make run` skips that dataset and its tests skip.

@@ -86,3 +86,12 @@ def test_sharded_search_is_identical_to_unsharded(backend):
     parts = [exact_knn(x, 12, backend=backend, chunk_size=64, queries=shard_slice(700, 4, s, 64)) for s in range(4)]
     assert np.array_equal(np.concatenate([p[0] for p in parts]), full_n)
     assert np.concatenate([p[1] for p in parts]).tobytes() == full_s.tobytes()
+
+
+def test_auto_backend_prefers_gpu_faiss_then_torch_on_cuda(monkeypatch):
+    import facecluster.graph.knn as knn
+
+    for cuda, faiss_gpu, expected in ((True, True, "faiss-gpu"), (True, False, "torch"), (False, True, "faiss"), (False, False, "faiss")):
+        monkeypatch.setattr(knn, "_cuda_available", lambda: cuda)
+        monkeypatch.setattr(knn, "_faiss_gpu_available", lambda: faiss_gpu)
+        assert knn.resolve_backend("auto") == expected
