@@ -19,12 +19,12 @@ about the grid's length times that (plus the train split's own predictions for l
 curve in the number of clusters (``--kmeans-clusters``, at ``--kmeans-n`` samples; its
 ``max_seconds`` limit applies and a refusal is a row).
 
-``--unchunked N`` re-runs ``embed`` of the test split at that N with ``inference.chunk_size: null``
-(the whole graph at once), for the memory comparison with the chunked pass.
+After the sizes, ``embed`` of the test split is re-run at every N for each ``--embed-chunks`` value
+(``none`` = ``inference.chunk_size: null``, the whole graph at once), for the memory comparison.
 
     .venv/bin/python benchmarks/scaling.py [--sizes 25000 50000 100000 200000] [--cores 2]
         [--methods knn_cc cdp ...] [--method-sizes 25000 50000 100000] [--chunk 4096]
-        [--unchunked 25000] [--workdir /tmp/facecluster-scaling] [--out scaling.json]
+        [--embed-chunks none 256 4096] [--workdir /tmp/facecluster-scaling] [--out scaling.json]
         [--table-only]   # print the tables from --out without running anything
 """
 
@@ -112,15 +112,24 @@ def run_size(n: int, args, methods: list[str]) -> dict:
     for m in ["ada_nets", *methods]:
         if (wd / metrics_target(m)).exists():
             result.setdefault("fscore", {})[m] = json.loads((wd / metrics_target(m)).read_text())["pairwise"]["fscore"]
-    if n in args.unchunked:
-        before = dict(result["stages"])
-        write_configs(wd, n, None, methods)
-        snakemake(wd, [f"results/{DS}/test/embeddings.npy"], args.cores, ("--forcerun", "embed"))
-        result["unchunked_embed"] = read_benchmarks(wd)["test/embed"]
-        result["stages"] = before
-        write_configs(wd, n, args.chunk, methods)
     print(f"N = {n}: {result['wall']:.0f} s, failed: {failed or 'none'}", file=sys.stderr, flush=True)
     return result
+
+
+def embed_variants(result: dict, args, methods: list[str]) -> None:
+    """Re-run ``embed`` of the test split at each ``--embed-chunks`` value (``none`` = the whole
+    graph), keeping each one's time and peak memory; the run's own configuration is restored."""
+    n = result["n"]
+    wd = Path(args.workdir) / f"n_{n}"
+    variants = result.setdefault("embed_variants", {})
+    for chunk in args.embed_chunks:
+        if chunk in variants:
+            continue
+        write_configs(wd, n, None if chunk == "none" else int(chunk), methods)
+        rc = snakemake(wd, [f"results/{DS}/test/embeddings.npy"], args.cores, ("--forcerun", "embed"))
+        variants[chunk] = read_benchmarks(wd)["test/embed"] if rc == 0 else {"s": float("nan"), "max_rss": float("nan")}
+        print(f"N = {n}: embed with chunk_size {chunk}: {variants[chunk]}", file=sys.stderr, flush=True)
+    write_configs(wd, n, args.chunk, methods)
 
 
 def kmeans_curve(args) -> list[dict]:
@@ -185,15 +194,14 @@ def tables(data: dict, floor: float) -> str:
         lines.append(f"| {st} | " + " | ".join(cells) + f" | {'—' if b is None else f'{b:.2f}'} | {fmt_s(ext['part1'])} | {fmt_s(ext['part9'])} |")
     walls = " | ".join(fmt_s(r["wall"]) for r in runs)
     lines.append(f"| **whole DAG (wall, incl. Snakemake)** | {walls} | | {fmt_s(totals['part1'])} (sum) | {fmt_s(totals['part9'])} (sum) |")
-    unchunked = [r for r in runs if "unchunked_embed" in r]
-    if unchunked:
-        lines += ["", "`embed` (test split), peak RSS: chunked (`inference.chunk_size` "
-                  f"{data['chunk']}) against the whole graph at once:", "",
-                  "| N | chunked: s (MB) | whole graph: s (MB) |", "|---:|---:|---:|"]
+    chunks = sorted({c for r in runs for c in r.get("embed_variants", {})}, key=lambda c: (c != "none", int(c) if c != "none" else 0))
+    if chunks:
+        lines += ["", "`embed` of the test split, seconds (peak RSS MB) by `inference.chunk_size` (none = the whole graph at once):", "",
+                  "| N | " + " | ".join(f"chunk {c}" if c != "none" else "whole graph" for c in chunks) + " |",
+                  "|---:|" + "---:|" * len(chunks)]
         for r in runs:
-            ch = r["stages"].get("test/embed")
-            un = r.get("unchunked_embed")
-            lines.append(f"| {r['n']:,} | {fmt_s(ch['s'])} ({ch['max_rss']:.0f}) | " + (f"{fmt_s(un['s'])} ({un['max_rss']:.0f})" if un else "—") + " |")
+            v = r.get("embed_variants", {})
+            lines.append(f"| {r['n']:,} | " + " | ".join(f"{fmt_s(v[c]['s'])} ({v[c]['max_rss']:.0f})" if c in v else "—" for c in chunks) + " |")
     fails = [(r["n"], r["failed"]) for r in runs if r.get("failed")]
     if fails:
         lines += ["", "Failed targets: " + "; ".join(f"N = {n:,}: {', '.join(f)}" for n, f in fails)]
@@ -211,7 +219,7 @@ def main() -> None:
     ap.add_argument("--methods", nargs="*", default=METHODS)
     ap.add_argument("--method-sizes", type=int, nargs="*", default=[25_000, 50_000, 100_000])
     ap.add_argument("--chunk", type=int, default=4096)
-    ap.add_argument("--unchunked", type=int, nargs="*", default=[25_000])
+    ap.add_argument("--embed-chunks", nargs="*", default=["none", "256", "4096"])
     ap.add_argument("--kmeans-n", type=int, default=20_000)
     ap.add_argument("--kmeans-clusters", type=int, nargs="*", default=[500, 1000, 2000, 4000])
     ap.add_argument("--kmeans-max-seconds", type=float, default=600)
@@ -230,6 +238,10 @@ def main() -> None:
                 continue
             data["runs"].append(run_size(n, args, args.methods if n in args.method_sizes else []))
             out.write_text(json.dumps(data, indent=1))
+        for r in data["runs"]:
+            if set(args.embed_chunks) - set(r.get("embed_variants", {})):
+                embed_variants(r, args, args.methods if r["n"] in args.method_sizes else [])
+                out.write_text(json.dumps(data, indent=1))
         if args.kmeans_clusters and not data.get("kmeans"):
             data["kmeans"], data["kmeans_max_seconds"] = kmeans_curve(args), args.kmeans_max_seconds
             out.write_text(json.dumps(data, indent=1))
