@@ -239,7 +239,7 @@ def test_every_graph_method_runs_through_the_registry():
     values = {"knn_cc": 0.5, "cdp": 0.5, "knn_dbscan": 0.3, "fast_hac": 0.6, "chinese_whispers": 0.5,
               "approx_rank_order": 0.5, "leiden": 0.5}
     settings = {"k": 8, "max_size": 600, "step": 0.05, "min_samples": 2, "iterations": 20, "seed": 0,
-                "max_samples": 1000, "fallback": "error"}
+                "max_samples": 1000, "max_seconds": 60, "fallback": "error"}
     assert set(values) == set(GRAPH_METHODS) and METHODS["minibatch_kmeans"].param is None
     for method, value in values.items():
         assert same_partition(run_graph_method(method, nbrs, sims, value, settings, x), truth), method

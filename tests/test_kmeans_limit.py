@@ -61,3 +61,41 @@ def test_cost_model_grows_with_n_and_with_k_squared_through_the_initialisation()
     assert big["init_size"] == 2 * small["init_size"]  # 3·K samples once K > batch
     assert big["init_centre_steps"] * big["init_size"] == 4 * small["init_centre_steps"] * small["init_size"]
     assert abs(kmeans_cost(200_000, 256, 2_000)["max_steps"] - 2 * small["max_steps"]) <= 1
+
+
+# --- fast_hac: the other method whose cost explodes (exact single linkage, about N^2.9 here) ----
+
+def _unit(n, d=8, seed=0):
+    x = np.random.default_rng(seed).standard_normal((n, d))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_fast_hac_linkage_in_a_child_process_equals_the_in_process_one():
+    x = _unit(5000)
+    np.testing.assert_array_equal(classic.single_linkage(x, max_seconds=600), classic.single_linkage(x))
+
+
+def test_fast_hac_refused_at_once_or_falls_back_when_its_estimate_is_over_the_limit():
+    x = _unit(6000)
+    nbrs = np.argsort(-(x @ x.T), axis=1)[:, :10]
+    sims = np.take_along_axis(x @ x.T, nbrs, 1)
+    with pytest.raises(classic.FastHacLimitError, match=r"estimated at \d+ s, above methods\.fast_hac\.max_seconds = 1e-06"):
+        classic.fast_hac(x, 0.6, nbrs, sims, max_seconds=1e-6)
+    assert classic.fast_hac_linkage(x, fallback="knn", max_seconds=1e-6) == "knn"
+    from facecluster.graph.ops import threshold_clusters
+
+    labels = classic.fast_hac(x, 0.6, nbrs, sims, fallback="knn", max_seconds=1e-6)
+    assert len(np.unique(labels)) == len(np.unique(threshold_clusters(nbrs, sims, 1 - 0.36 / 2 - 1e-6)))
+
+
+def test_fast_hac_stopped_with_its_message_and_progress_lines(monkeypatch, caplog):
+    monkeypatch.setattr(classic, "FAST_HAC_EXPONENT", 0.0)  # an estimate far below the limit
+    x = _unit(40_000, d=32)
+    logger.propagate = True
+    try:
+        with caplog.at_level(logging.INFO, logger="facecluster"):
+            with pytest.raises(classic.FastHacLimitError, match=r"stopped after \d+ s .*max_seconds = 0\.5"):
+                classic.single_linkage(x, max_seconds=0.5, heartbeat=0.1)
+    finally:
+        logger.propagate = False
+    assert "estimated" in caplog.text and "running," in caplog.text

@@ -85,13 +85,76 @@ def euclidean_of_cosine(cos: np.ndarray | float) -> np.ndarray | float:
     return np.sqrt(np.maximum(2.0 - 2.0 * np.asarray(cos, dtype=np.float64), 0.0))
 
 
-def single_linkage(features: np.ndarray) -> np.ndarray:
-    """fastcluster's single-linkage dendrogram of the L2-normalised features (Euclidean), (N − 1, 4)."""
+#: exponent of fastcluster's single-linkage time in N on 256-d features, measured by
+#: ``benchmarks/scaling.py`` (49 s at 25,000 samples, 366 s at 50,000 on one core: 2.88)
+FAST_HAC_EXPONENT = 2.9
+FAST_HAC_PROBE = 4000
+
+
+class FastHacLimitError(ValueError):
+    """Exact single linkage was refused or stopped: too many samples, or over its time limit."""
+
+
+def _linkage_child(x: np.ndarray, conn) -> None:
+    import fastcluster
+
+    conn.send(fastcluster.linkage_vector(x, method="single", metric="euclidean"))
+    conn.close()
+
+
+def single_linkage(features: np.ndarray, max_seconds: float | None = None, heartbeat: float = 30.0) -> np.ndarray:
+    """fastcluster's single-linkage dendrogram of the L2-normalised features (Euclidean), (N − 1, 4).
+
+    fastcluster's C code runs to the end once started and logs nothing, and its time grows about
+    as N^:data:`FAST_HAC_EXPONENT` here. So: the dendrogram of a random sample of
+    :data:`FAST_HAC_PROBE` rows is timed first and scaled to N (logged as the estimate); above
+    ``max_seconds`` the call is refused at once; otherwise the linkage runs in a child process, the
+    log gets a line every ``heartbeat`` seconds (elapsed against the estimate), and the child is
+    stopped once ``max_seconds`` have passed. Both raise :class:`FastHacLimitError` (None: no limit,
+    in process)."""
     import fastcluster
 
     x = np.asarray(features, dtype=np.float64)
     x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    return fastcluster.linkage_vector(x, method="single", metric="euclidean")
+    n = x.shape[0]
+    if n <= FAST_HAC_PROBE:
+        return fastcluster.linkage_vector(x, method="single", metric="euclidean")
+    probe = x[np.random.default_rng(0).choice(n, FAST_HAC_PROBE, replace=False)]
+    start = time.perf_counter()
+    fastcluster.linkage_vector(probe, method="single", metric="euclidean")
+    estimate = (time.perf_counter() - start) * (n / FAST_HAC_PROBE) ** FAST_HAC_EXPONENT
+    what = f"fast_hac: exact single linkage of {n:,} x {x.shape[1]} features"
+    logger.info("%s: estimated %.0f s (a %d-row sample's dendrogram scaled by N^%.1f; one core, no progress "
+                "inside fastcluster)", what, estimate, FAST_HAC_PROBE, FAST_HAC_EXPONENT)
+    if max_seconds is None:
+        return fastcluster.linkage_vector(x, method="single", metric="euclidean")
+    advice = "raise methods.fast_hac.max_seconds (null: no limit) or set methods.fast_hac.fallback: knn"
+    if estimate > max_seconds:
+        raise FastHacLimitError(f"{what} is estimated at {estimate:.0f} s, above methods.fast_hac.max_seconds = "
+                                f"{max_seconds:g}; {advice}")
+    import multiprocessing
+
+    start = time.perf_counter()  # the limit counts the linkage itself
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_linkage_child, args=(x, send), daemon=True)
+    child.start()
+    send.close()
+    try:
+        while not receive.poll(heartbeat):
+            elapsed = time.perf_counter() - start
+            if elapsed > max_seconds:
+                raise FastHacLimitError(f"{what}: stopped after {elapsed:.0f} s (estimate {estimate:.0f} s), above "
+                                        f"methods.fast_hac.max_seconds = {max_seconds:g}; {advice}")
+            if not child.is_alive() and not receive.poll():
+                raise RuntimeError(f"{what}: the linkage process ended without a result (exit code {child.exitcode})")
+            logger.info("%s: running, %.0f s of an estimated %.0f s", what, elapsed, estimate)
+        return receive.recv()
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        receive.close()
 
 
 def cut_linkage(linkage: np.ndarray, distance: float) -> np.ndarray:
@@ -117,19 +180,36 @@ def knn_single_linkage(nbrs: np.ndarray, sims: np.ndarray, distance: float) -> n
 
 
 def fast_hac(features: np.ndarray, distance: float, nbrs: np.ndarray | None = None, sims: np.ndarray | None = None,
-             max_samples: int = 200_000, fallback: str = "error", linkage: np.ndarray | None = None) -> np.ndarray:
-    """Single linkage on all features (Euclidean) cut at ``distance``, as the release; above
-    ``max_samples`` samples :func:`knn_single_linkage` (``fallback='knn'``) or a ValueError.
-    ``linkage`` (from :func:`single_linkage`) may be passed to reuse it across distances."""
-    n = features.shape[0]
-    if linkage is None and n > max_samples:
-        if fallback != "knn":
-            raise ValueError(f"fast_hac: exact single linkage of {n:,} samples exceeds methods.fast_hac.max_samples "
-                             f"= {max_samples:,} (O(N^2 d) time); raise it or set methods.fast_hac.fallback: knn")
+             max_samples: int = 200_000, fallback: str = "error", linkage: np.ndarray | str | None = None,
+             max_seconds: float | None = None) -> np.ndarray:
+    """Single linkage on all features (Euclidean) cut at ``distance``, as the release. Above
+    ``max_samples`` samples, or when its estimated time is above ``max_seconds``
+    (:func:`single_linkage`), :func:`knn_single_linkage` (``fallback='knn'``) or a
+    :class:`FastHacLimitError`. ``linkage`` (from :func:`fast_hac_linkage`) may be passed to reuse
+    it across distances; ``"knn"`` there means the fallback was already chosen."""
+    if linkage is None:
+        linkage = fast_hac_linkage(features, max_samples, fallback, max_seconds)
+    if isinstance(linkage, str):
         if nbrs is None or sims is None:
             raise ValueError("fast_hac: the kNN fallback needs the kNN graph")
         return knn_single_linkage(nbrs, sims, distance)
-    return cut_linkage(single_linkage(features) if linkage is None else linkage, distance)
+    return cut_linkage(linkage, distance)
+
+
+def fast_hac_linkage(features: np.ndarray, max_samples: int = 200_000, fallback: str = "error",
+                     max_seconds: float | None = None) -> np.ndarray | str:
+    """The exact dendrogram, or ``"knn"`` when it is over a limit and ``fallback`` is ``knn``."""
+    n = features.shape[0]
+    try:
+        if n > max_samples:
+            raise FastHacLimitError(f"fast_hac: exact single linkage of {n:,} samples exceeds methods.fast_hac.max_samples "
+                                    f"= {max_samples:,} (time about N^{FAST_HAC_EXPONENT}); raise it or set methods.fast_hac.fallback: knn")
+        return single_linkage(features, max_seconds)
+    except FastHacLimitError as exc:
+        if fallback != "knn":
+            raise
+        logger.info("%s -> single linkage of the kNN graph instead (fallback: knn)", exc)
+        return "knn"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -37,9 +37,7 @@ class GraphRunner:
 def _fast_hac_prepare(nbrs: np.ndarray, features: np.ndarray | None, c: dict) -> dict:
     if features is None:
         raise ValueError("fast_hac needs the features (single linkage on all of them, as the release)")
-    if features.shape[0] > c["max_samples"]:
-        return {}  # fast_hac falls back to the kNN graph or raises, per settings
-    return {"linkage": cb.single_linkage(features)}
+    return {"linkage": cb.fast_hac_linkage(features, c["max_samples"], c["fallback"], c["max_seconds"])}
 
 
 RUNNERS: dict[str, GraphRunner] = {
@@ -47,7 +45,7 @@ RUNNERS: dict[str, GraphRunner] = {
     "cdp": GraphRunner(lambda n, s, v, c, **_: cdp_clusters(n, s, v, c["max_size"], c["step"])),
     "knn_dbscan": GraphRunner(lambda n, s, v, c, **_: cb.knn_dbscan(n, s, v, c["min_samples"])),
     "fast_hac": GraphRunner(lambda n, s, v, c, features=None, linkage=None, **_: cb.fast_hac(
-        features, v, n, s, c["max_samples"], c["fallback"], linkage), prepare=_fast_hac_prepare),
+        features, v, n, s, c["max_samples"], c["fallback"], linkage, c["max_seconds"]), prepare=_fast_hac_prepare),
     "chinese_whispers": GraphRunner(lambda n, s, v, c, **_: cb.chinese_whispers(n, s, v, c["iterations"], c["seed"])),
     "approx_rank_order": GraphRunner(lambda n, s, v, c, distances=None, **_: cb.approx_rank_order(n, s, v, distances),
                                      prepare=lambda n, f, c: {"distances": cb.rank_order_distances(n)}),
