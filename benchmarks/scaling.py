@@ -162,6 +162,10 @@ def exponent(ns: list[int], ts: list[float], floor: float) -> float | None:
 def fmt_s(s: float | None) -> str:
     if s is None or (isinstance(s, float) and math.isnan(s)):
         return "—"
+    if s >= 365 * 86400:
+        return f"{s / (365 * 86400):.0f} years"
+    if s >= 2 * 86400:
+        return f"{s / 86400:.0f} days"
     if s >= 3600:
         return f"{s / 3600:.1f} h"
     if s >= 120:
@@ -174,12 +178,17 @@ def tables(data: dict, floor: float) -> str:
     ns = [r["n"] for r in runs]
     stages = sorted({s for r in runs for s in r["stages"]}, key=lambda s: (s.count("/") == 0, s))
     lines = [f"Wall seconds (peak RSS MB) per stage, samples per split N; b = fitted exponent of time in N "
-             f"(stages ≥ {floor:g} s at two sizes or more); extrapolated from the largest N with b:", ""]
+             f"(over the sizes where the stage took ≥ {floor:g} s; 1* = fewer than two such sizes, assumed linear); "
+             "part1/part9 = the largest N's time × (N / largest N)^b:", ""]
     lines.append("| stage | " + " | ".join(f"N = {n:,}" for n in ns) + " | b | part1 (584,013) | part9 (5.21M) |")
     lines.append("|---|" + "---:|" * (len(ns) + 3))
     totals = {"part1": 0.0, "part9": 0.0}
+    largest = set(runs[-1]["stages"]) if runs else set()
+    small = [st for st in stages if max(r["stages"].get(st, {}).get("s", 0.0) for r in runs) < floor]
     for st in stages:
         ts = [r["stages"].get(st, {}).get("s") for r in runs]
+        if st in small:
+            continue
         mem = [r["stages"].get(st, {}).get("max_rss") for r in runs]
         b = exponent(ns, ts, floor)
         last = max((i for i, t in enumerate(ts) if t is not None), default=None)
@@ -188,12 +197,16 @@ def tables(data: dict, floor: float) -> str:
             if last is None:
                 ext[key] = None
             else:
-                ext[key] = ts[last] * (target / ns[last]) ** (b if b is not None else 0.0)
-                totals[key] += ext[key]
+                ext[key] = ts[last] * (target / ns[last]) ** (b if b is not None else 1.0)
+                if st in largest:
+                    totals[key] += ext[key]
         cells = [f"{fmt_s(t)} ({m:.0f})" if t is not None else "—" for t, m in zip(ts, mem)]
-        lines.append(f"| {st} | " + " | ".join(cells) + f" | {'—' if b is None else f'{b:.2f}'} | {fmt_s(ext['part1'])} | {fmt_s(ext['part9'])} |")
+        lines.append(f"| {st} | " + " | ".join(cells) + f" | {'1*' if b is None else f'{b:.2f}'} | {fmt_s(ext['part1'])} | {fmt_s(ext['part9'])} |")
     walls = " | ".join(fmt_s(r["wall"]) for r in runs)
-    lines.append(f"| **whole DAG (wall, incl. Snakemake)** | {walls} | | {fmt_s(totals['part1'])} (sum) | {fmt_s(totals['part9'])} (sum) |")
+    lines.append(f"| **whole DAG (wall, incl. Snakemake; last column: sum of the stages run at N = {ns[-1]:,})** | {walls} | "
+                 f"| {fmt_s(totals['part1'])} | {fmt_s(totals['part9'])} |")
+    if small:
+        lines += ["", f"Under {floor:g} s at every N (not extrapolated): {', '.join(small)}."]
     chunks = sorted({c for r in runs for c in r.get("embed_variants", {})}, key=lambda c: (c != "none", int(c) if c != "none" else 0))
     if chunks:
         lines += ["", "`embed` of the test split, seconds (peak RSS MB) by `inference.chunk_size` (none = the whole graph at once):", "",
