@@ -37,6 +37,7 @@ def tiny_synthetic(workdir: Path, n_samples: int = 600, methods: tuple[str, ...]
     # the paper's training graph here (knn_adjacency); the default DAG's max_q graph is dry-run tested
     ds["gcn"].update(hidden=32, order_k=32, batch_neighbours=16, fanout=8, train_graph="knn", train={"steps": 4, "lr": 0.1, "warmup": 1})
     ds["cluster"]["k"] = 16
+    ds["inference"] = {"chunk_size": 256}  # the tiny runs' embed and GCN-V inference go through the chunked path
     for settings in ds["methods"].values():
         if "k" in settings:
             settings["k"] = min(settings["k"], 16)
