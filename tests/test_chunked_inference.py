@@ -97,3 +97,21 @@ def test_row_writer_is_atomic_and_checks_shapes(tmp_path):
         w.commit()
     np.testing.assert_array_equal(np.load(path), np.arange(12, dtype=np.float32).reshape(4, 3))
     assert NpyRows(path).shape == (4, 3) and NpyRows(path)[[3, 0]].tolist() == [[9, 10, 11], [0, 1, 2]]
+
+
+def test_the_rules_pattern_only_adjacency_gives_the_same_embeddings(tmp_path):
+    # embed.py reads the adjacency's pattern (boolean CSR, no weights): the GCN's aggregation ignores weights
+    from facecluster.data.io import load_sparse_pattern, save_sparse
+
+    x, nbrs, sims = _graph()
+    adj = build_adjacency(nbrs, sims, nbrs.shape[1])
+    save_sparse(tmp_path / "adj.npz", adj)
+    pattern = load_sparse_pattern(str(tmp_path / "adj.npz"))
+    assert pattern.dtype == bool and (pattern != (adj != 0)).nnz == 0
+    torch.manual_seed(0)
+    model = AdaNetsGCN(16, 8)
+    whole = embed(model, x, adj, torch.device("cpu"))
+    np.save(tmp_path / "f.npy", x)
+    for chunk in (None, 50):
+        embed_to_npy(model, NpyRows(tmp_path / "f.npy"), pattern, torch.device("cpu"), str(tmp_path / "e.npy"), chunk)
+        np.testing.assert_allclose(np.load(tmp_path / "e.npy"), whole, atol=2e-6)

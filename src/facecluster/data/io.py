@@ -183,6 +183,20 @@ def save_sparse(path: str, matrix) -> None:
         sp.save_npz(tmp, matrix.tocsr())
 
 
+def load_sparse_pattern(path: str):
+    """The pattern of a CSR matrix written by :func:`save_sparse`, as a boolean CSR: its weights
+    are never read (a quarter of the float32 matrix's memory), for passes that use which edges
+    exist only (the Ada-NETS GCN's aggregation)."""
+    import scipy.sparse as sp
+
+    with np.load(path) as z:
+        if z["format"].item() not in (b"csr", "csr"):
+            m = sp.load_npz(path).tocsr()
+            return sp.csr_matrix((np.ones(m.nnz, dtype=bool), m.indices, m.indptr), shape=m.shape)
+        indptr, indices, shape = z["indptr"], z["indices"], tuple(int(v) for v in z["shape"])
+    return sp.csr_matrix((np.ones(indices.size, dtype=bool), indices, indptr), shape=shape)
+
+
 def load_sparse(path: str):
     """Read a scipy sparse matrix written by :func:`save_sparse` (CSR)."""
     import scipy.sparse as sp
@@ -195,30 +209,54 @@ def load_sparse(path: str):
 
 
 class NpyRows:
-    """Rows of a ``.npy`` file read on demand, without keeping the file mapped.
+    """Rows of a 2-D ``.npy`` file read on demand with plain positioned reads, never mapped.
 
-    ``rows[idx]`` memory-maps the file, copies the requested rows (sorted or not) into a new
-    float32 array and drops the map, so the resident memory of a long pass over a file of
-    millions of rows is that of one request, not of the pages touched so far (a map kept open
-    accounts every page it has read to the process). ``shape`` is the file's shape.
+    ``rows[idx]`` (any integer index array or slice) returns a new float32 array. The requested
+    rows are sorted, grouped into runs (ids at most ``gap`` apart are read as one range) and each
+    run is read with one ``pread``, so a long pass over a file of millions of rows keeps only the
+    rows of one request in memory. (A memory map would not: every page it touches, and through
+    the kernel's fault-around the cached pages beside it, counts towards the process's resident
+    memory while mapped — a scattered gather from a freshly written file maps most of it.)
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, gap: int = 8) -> None:
         self.path = str(path)
+        self.gap = gap
         with open(self.path, "rb") as fh:
             major, _ = np.lib.format.read_magic(fh)
             read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-            self.shape, _, self.dtype = read(fh)
+            self.shape, fortran, self.dtype = read(fh)
+            self.offset = fh.tell()
+        if len(self.shape) != 2 or fortran:
+            raise InputError(f"{self.path}: expected a C-ordered 2-D array, got shape {self.shape}")
 
     def __len__(self) -> int:
         return int(self.shape[0])
 
     def __getitem__(self, idx) -> np.ndarray:
-        m = np.load(self.path, mmap_mode="r")
+        n, d = self.shape
+        ids = np.arange(n)[idx] if isinstance(idx, slice) else np.asarray(idx, dtype=np.int64).ravel()
+        if ids.size and (ids.min() < 0 or ids.max() >= n):
+            raise IndexError(f"{self.path}: row index out of range 0..{n - 1}")
+        uniq, inverse = np.unique(ids, return_inverse=True)
+        out = np.empty((uniq.size, d), dtype=self.dtype)
+        row_bytes = d * self.dtype.itemsize
+        breaks = np.flatnonzero(np.diff(uniq) > self.gap) + 1
+        starts = np.split(uniq, breaks)
+        fd = os.open(self.path, os.O_RDONLY)
         try:
-            return np.array(m[idx], dtype=np.float32)
+            pos = 0
+            for run in starts:
+                lo, hi = int(run[0]), int(run[-1]) + 1
+                buf = os.pread(fd, (hi - lo) * row_bytes, self.offset + lo * row_bytes)
+                block = np.frombuffer(buf, dtype=self.dtype).reshape(hi - lo, d)
+                out[pos : pos + run.size] = block[run - lo]
+                pos += run.size
         finally:
-            del m
+            os.close(fd)
+        if uniq.size == ids.size and (ids.size < 2 or bool(np.all(ids[1:] > ids[:-1]))):
+            return np.asarray(out, dtype=np.float32)  # already sorted and unique: no second copy
+        return np.asarray(out[inverse], dtype=np.float32)
 
 
 class NpyRowWriter:
@@ -248,10 +286,10 @@ class NpyRowWriter:
         self._fh.write(block.tobytes())
         self.rows += block.shape[0]
 
-    def written(self) -> np.ndarray:
-        """The rows written so far, memory-mapped read-only (the file must be complete)."""
+    def written(self) -> "NpyRows":
+        """The rows written so far, as :class:`NpyRows` (the file must be complete)."""
         self._fh.flush()
-        return np.load(self.tmp, mmap_mode="r")
+        return NpyRows(self.tmp)
 
     def commit(self) -> None:
         """Rename the complete file into place."""
