@@ -135,13 +135,9 @@ def with_self_loops(adj: sp.csr_matrix) -> sp.csr_matrix:
 
 def gcn_operator(adj: sp.csr_matrix) -> torch.Tensor:
     """DGL's "gcn" aggregation on a self-looped graph as a torch sparse CSR (N, N): node ``v`` with
-    ``d`` other neighbours weighs ``2/(d + 2)``, each neighbour ``1/(d + 2)``."""
-    a = with_self_loops(adj)
-    deg = np.diff(a.indptr).astype(np.float32)  # neighbours including the self-loop
-    op = sp.diags(1.0 / (deg + 1.0)) @ (a + sp.identity(a.shape[0], dtype=np.float32, format="csr"))
-    op = sp.csr_matrix(op, dtype=np.float32)
-    op.sort_indices()
-    return to_torch_csr(op)
+    ``d`` other neighbours weighs ``2/(d + 2)``, each neighbour ``1/(d + 2)`` (every row of
+    :func:`operator_rows`; each row holds its node, so its sources are all N nodes)."""
+    return operator_rows(adj, np.arange(adj.shape[0]))[1]
 
 
 class NeighbourSampler:
@@ -253,9 +249,10 @@ def train_gcn(
 def operator_rows(adj: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, torch.Tensor]:
     """Rows ``rows`` of :func:`gcn_operator` restricted to the columns they touch.
 
-    Built from the rows' slice of ``adj`` alone (no copy of the whole graph): a node with ``d``
-    neighbours other than itself weighs ``2/(d + 2)``, each neighbour ``1/(d + 2)``, as in the
-    whole-graph operator. Returns ``(sources, op)``: the sorted global ids of the columns, and
+    Built from the rows' slice of ``adj`` alone (only its pattern is read; any self-loop is
+    replaced by the release's double self weight): a node with ``d`` neighbours other than
+    itself weighs ``2/(d + 2)``, each neighbour ``1/(d + 2)``. The one home of these weights:
+    :func:`gcn_operator` is all rows of it. Returns ``(sources, op)``: the sorted global ids of the columns, and
     the torch sparse CSR operator (len(rows), len(sources)).
     """
     sub = adj[rows].tocoo()
@@ -312,7 +309,7 @@ def embed_to_npy(model: AdaNetsGCN, features, adj: sp.csr_matrix, device: torch.
     array, e.g. :class:`~facecluster.data.io.NpyRows`, so the peak memory is that of a chunk
     and its neighbourhood (chunk × (degree + 1) rows), not of the split; the adjacency's
     pattern (N × degree) is the only part that grows with N. Both give the same embeddings up to
-    float rounding (``tests/test_gcn.py``). Raises :class:`CollapseError`, writing nothing, when
+    float rounding (``tests/test_chunked_inference.py``). Raises :class:`CollapseError`, writing nothing, when
     the embeddings are all but identical.
     """
     import tempfile
