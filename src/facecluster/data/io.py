@@ -189,10 +189,7 @@ def load_sparse_pattern(path: str):
     exist only (the Ada-NETS GCN's aggregation)."""
     import scipy.sparse as sp
 
-    with np.load(path) as z:
-        if z["format"].item() not in (b"csr", "csr"):
-            m = sp.load_npz(path).tocsr()
-            return sp.csr_matrix((np.ones(m.nnz, dtype=bool), m.indices, m.indptr), shape=m.shape)
+    with np.load(path) as z:  # save_sparse always writes CSR
         indptr, indices, shape = z["indptr"], z["indices"], tuple(int(v) for v in z["shape"])
     return sp.csr_matrix((np.ones(indices.size, dtype=bool), indices, indptr), shape=shape)
 

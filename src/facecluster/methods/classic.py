@@ -381,14 +381,12 @@ def kmeans_cost(n: int, d: int, n_clusters: int, batch_size: int = 1024, n_init:
       default batch), and the many small products make it slower than its multiply-adds suggest
       (:func:`kmeanspp_seconds_per_centre` times one centre step instead);
     * steps: at most ``max_iter · N / batch`` (early stopping usually ends far sooner), each
-      ``2 · batch · K · d`` multiply-adds (distances and the centre update);
-    * labels: one pass over all samples, ``N · K · d``.
+      ``2 · batch · K · d`` multiply-adds (distances and the centre update).
     """
     init_size = min(n, max(3 * batch_size, 3 * n_clusters))
     trials = 2 + int(np.log(max(n_clusters, 1)))
     return {"init_size": init_size, "trials": trials, "init_centre_steps": n_init * n_clusters,
-            "step_macs": 2.0 * min(batch_size, n) * n_clusters * d, "max_steps": (max_iter * n) // min(batch_size, n),
-            "label_macs": float(n) * n_clusters * d}
+            "step_macs": 2.0 * min(batch_size, n) * n_clusters * d, "max_steps": (max_iter * n) // min(batch_size, n)}
 
 
 def kmeanspp_seconds_per_centre(sample: np.ndarray, trials: int, probe: int = 32) -> float:
@@ -447,25 +445,22 @@ def minibatch_kmeans(features: np.ndarray, n_clusters: int, batch_size: int = 10
             f"methods.minibatch_kmeans.max_seconds = {max_seconds:g}; its cost grows as n_clusters^2 "
             f"(facecluster.methods.classic.kmeans_cost). Raise max_seconds (null: no limit) or lower n_init or n_clusters.")
     start = time.perf_counter()
+    state: dict = {"runs": 0, "progress": None}
 
     class _Logged(MiniBatchKMeans):
         """MiniBatchKMeans with a progress line per initialisation and per few seconds of steps, and
-        the time limit (scikit-learn 1.9's per-step hook ``_mini_batch_convergence``)."""
-
-        runs = 0
-        progress: Progress | None = None
+        the time limit (scikit-learn 1.9's hooks ``_init_centroids`` and ``_mini_batch_convergence``)."""
 
         def _init_centroids(self, *args, **kwargs):
-            if self.progress is None:  # the fit's k-means++ runs (not the per-step reassignments)
-                type(self).runs += 1
-                logger.info("%s: k-means++ initialisation %d/%d (elapsed %.1f s)", shape, type(self).runs, n_init,
-                            time.perf_counter() - start)
+            state["runs"] += 1
+            logger.info("%s: k-means++ initialisation %d/%d (elapsed %.1f s)", shape, state["runs"], n_init,
+                        time.perf_counter() - start)
             return super()._init_centroids(*args, **kwargs)
 
         def _mini_batch_convergence(self, step, n_steps, n_samples, centers_squared_diff, batch_inertia):
-            if self.progress is None:
-                type(self).progress = Progress("minibatch_kmeans steps", n_steps)
-            self.progress.update(step + 1, f"batch inertia {batch_inertia / self._batch_size:.5f}")
+            if state["progress"] is None:
+                state["progress"] = Progress("minibatch_kmeans steps", n_steps)
+            state["progress"].update(step + 1, f"batch inertia {batch_inertia / self._batch_size:.5f}")
             elapsed = time.perf_counter() - start
             if max_seconds is not None and elapsed > max_seconds:
                 raise KMeansLimitError(
