@@ -6,7 +6,8 @@ import scipy.sparse as sp
 import torch
 
 from facecluster.graph.ops import build_adjacency
-from facecluster.ada_nets.gcn import AdaNetsGCN, NeighbourSampler, cluster_loss, embed, gcn_operator, order_graph, train_gcn, with_self_loops
+from facecluster.ada_nets.gcn import (AdaNetsGCN, NeighbourSampler, batch_nodes, cluster_loss, embed, gcn_operator, order_graph,
+                                      train_gcn, with_self_loops)
 from facecluster.training.loop import SGDSchedule, cosine_lr
 
 
@@ -183,3 +184,68 @@ def test_gcn_loss_falls_on_a_small_noisy_clustered_set():
     loss = np.array([c[1] for c in curve])
     assert loss[-30:].mean() < loss[:30].mean() - 0.05
     assert len(terms["pos"]) == len(terms["neg"]) == 150
+
+
+def test_precomputed_first_layer_equals_the_sampled_layer_on_full_neighbourhoods():
+    # first_layer="precomputed": A·X once (gcn_operator of the self-looped training graph), rows
+    # gathered per step, then the layer's linear map = the sampled block when the fanout keeps every edge
+    adj = _ring(40, 12)
+    graph = with_self_loops(adj)
+    torch.manual_seed(0)
+    x = torch.randn(40, 8)
+    model = AdaNetsGCN(8, 6)
+    ax = gcn_operator(graph) @ x
+    sampler = NeighbourSampler(graph, fanout=1000, rng=np.random.default_rng(0))
+    targets = np.array([5, 17, 3, 39])
+    sources, op = sampler.block(targets)
+    torch.testing.assert_close(op @ x[torch.from_numpy(sources)], ax[torch.from_numpy(targets)], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(model.layer1_aggregated(ax[torch.from_numpy(targets)]),
+                               model.layer1(x[torch.from_numpy(sources)], op), rtol=1e-5, atol=1e-6)
+
+
+def test_multi_seed_batches_hold_the_seeds_and_their_order_graph_neighbours():
+    n = 60
+    rng = np.random.default_rng(0)
+    nbrs = np.concatenate([np.arange(n)[:, None], rng.permuted(np.tile(np.arange(n), (n, 1)), axis=1)[:, :15]], axis=1)
+    g = order_graph(nbrs, 10)
+    order = NeighbourSampler(g, 4, np.random.default_rng(1))
+    for _ in range(20):
+        nodes = batch_nodes(order, n, 5, 4, rng)
+        assert len(set(nodes.tolist())) == len(nodes)  # no node twice
+        seeds = nodes[:5]
+        assert len(set(seeds.tolist())) == 5
+        allowed = set(seeds.tolist()).union(*(set(g[s].indices.tolist()) for s in seeds))
+        assert set(nodes.tolist()) <= allowed  # only the seeds' order-graph neighbours
+        assert 5 < len(nodes) <= 5 * 5  # each seed brings up to 4 draws (one may be itself or another seed)
+
+
+def test_one_seed_batches_are_the_releases():
+    # seeds_per_batch=1 draws exactly what the release's step drew from the same generator
+    n = 60
+    nbrs = np.argsort(np.random.default_rng(0).random((n, n)), axis=1)[:, :20]
+    nbrs[:, 0] = np.arange(n)
+    g = order_graph(nbrs, 20)
+    a_rng, b_rng = np.random.default_rng(3), np.random.default_rng(3)
+    a, b = NeighbourSampler(g, 8, a_rng), NeighbourSampler(g, 8, b_rng)
+    for _ in range(10):
+        seed = np.array([int(b_rng.integers(n))])
+        _, picked = b.sample(seed, 8)
+        release = np.concatenate([seed, picked[picked != seed[0]]])
+        np.testing.assert_array_equal(batch_nodes(a, n, 1, 8, a_rng), release)
+
+
+def test_train_with_the_recipe_knobs_and_reject_unknown_values():
+    x, y = _noisy_clusters()
+    sims = x @ x.T
+    nbrs = np.argsort(-sims, axis=1, kind="stable")[:, :40]
+    adj = build_adjacency(nbrs[:, :10], np.take_along_axis(sims, nbrs[:, :10], 1), 10)
+    sched = SGDSchedule(steps=150, lr=0.01, optimizer="adam", warmup=10, weight_decay=1e-5, log_every=1e9)
+    torch.manual_seed(0)
+    _, curve = train_gcn(x, y, nbrs, adj, sched, 32, 40, 30, 10, {"type": "allall"}, torch.device("cpu"),
+                         np.random.default_rng(0), seeds_per_batch=3, first_layer="precomputed")
+    loss = np.array([c[1] for c in curve])
+    assert loss[-30:].mean() < loss[:30].mean() - 0.05
+    with pytest.raises(ValueError, match="first_layer"):
+        train_gcn(x, y, nbrs, adj, sched, 8, 40, 30, 10, {}, torch.device("cpu"), np.random.default_rng(0), first_layer="full")
+    with pytest.raises(ValueError, match="seeds_per_batch"):
+        train_gcn(x, y, nbrs, adj, sched, 8, 40, 30, 10, {}, torch.device("cpu"), np.random.default_rng(0), seeds_per_batch=0)

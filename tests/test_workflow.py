@@ -68,10 +68,20 @@ def test_tiny_end_to_end(tmp_path):
         assert x.dtype == np.float32 and x.shape == (600, 256)
         np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
         assert y.dtype == np.int64 and y.shape == (600,)
+    # the train split is carved by identity into its fitting and validation parts
+    train_x, train_y = np.load(res / "train" / "features.npy"), np.load(res / "train" / "labels.npy")
+    fit_rows, val_rows = np.load(res / "train_fit" / "rows.npy"), np.load(res / "train_val" / "rows.npy")
+    assert np.array_equal(np.sort(np.concatenate([fit_rows, val_rows])), np.arange(600))
+    assert not set(train_y[fit_rows]) & set(train_y[val_rows])
+    for part, rows in (("train_fit", fit_rows), ("train_val", val_rows)):
+        assert np.array_equal(np.load(res / part / "features.npy"), train_x[rows])
+        assert np.array_equal(np.load(res / part / "labels.npy"), train_y[rows])
+    assert not (res / "train" / "knn.npz").exists()  # nothing is fitted or chosen on the whole train split
+    for split, n in (("train_val", val_rows.size), ("test", 600)):
         with np.load(res / split / "knn.npz") as z:
             nbrs, sims = z["nbrs"], z["sims"]
-        assert nbrs.dtype == np.int32 and sims.dtype == np.float32 and nbrs.shape == (600, 32)
-        assert np.array_equal(nbrs[:, 0], np.arange(600))
+        assert nbrs.dtype == np.int32 and sims.dtype == np.float32 and nbrs.shape == (n, 32)
+        assert np.array_equal(nbrs[:, 0], np.arange(n))
         assert np.all(np.diff(sims[:, 1:], axis=1) <= 1e-6)
     clusters = np.load(res / "test" / "methods" / "knn_cc" / "clusters.npy")
     assert clusters.dtype == np.int64 and clusters.shape == (600,)
@@ -84,7 +94,11 @@ def test_tiny_end_to_end(tmp_path):
         assert all(0.0 <= v <= 1.0 for v in m[key].values())
     assert m["n_clusters_pred"] == len(np.unique(clusters))
     tuned = json.loads((res / "models" / "knn_cc_tuned.json").read_text())
-    assert m["params"]["tau"] == tuned["value"] and "train" in m["params"]["tau_source"]
+    assert m["params"]["tau"] == tuned["value"] and "validation part 'train_val'" in m["params"]["tau_source"]
+    # k chosen on validation among the registry's candidates that fit knn.k = 32 (the YAML sets none)
+    assert [c["settings"]["k"] for c in tuned["candidates"]] == [5, 10, 20]
+    best = max(tuned["candidates"], key=lambda c: c["fscore"])
+    assert m["params"]["k"] == tuned["settings"]["k"] == best["settings"]["k"] and tuned["fscore"] == best["fscore"]
     assert set(m["seconds"]) == {"knn", "cluster"}
     # a second run has nothing to do: every artifact is cached
     assert "Nothing to be done" in run_snakemake(tmp_path, "--cores", "2", "-n").stdout
@@ -105,7 +119,7 @@ def test_tiny_all_non_learned_methods_and_leaderboard(tmp_path):
             continue
         tuned = json.loads((res / "models" / f"{method}_tuned.json").read_text())
         param = tuned["param"]
-        assert m["params"][param] == tuned["value"] and "train split" in m["params"][f"{param}_source"], method
+        assert m["params"][param] == tuned["value"] and "validation part" in m["params"][f"{param}_source"], method
         assert tuned["value"] == max(tuned["curve"], key=lambda c: (c[1], -c[0]))[0]
     board = (res / "test" / "leaderboard.csv").read_text().splitlines()
     assert {r.split(",")[0] for r in board[1:]} == set(methods)
@@ -125,8 +139,8 @@ def test_tiny_learned_methods(tmp_path):
         assert f"train_{method}" in m["seconds"] and (res / "models" / f"{method}.pt").exists()
         if method != "lce":
             tuned = json.loads((res / "models" / f"{method}_tuned.json").read_text())
-            # L-GCN keeps every pair as its release (tune: fixed, threshold 0); the others tune on train
-            source = "config (tune: fixed)" if method == "lgcn" else "train split"
+            # L-GCN keeps every pair as its release (tune: fixed, threshold 0); the others tune on validation
+            source = "config (tune: fixed)" if method == "lgcn" else "validation part"
             assert m["params"][tuned["param"]] == tuned["value"] and source in m["params"][f"{tuned['param']}_source"]
     assert "train_gcn_v" in json.loads((res / "test" / "methods" / "gcn_ve" / "metrics.json").read_text())["seconds"]
     board = (res / "test" / "leaderboard.csv").read_text().splitlines()
@@ -142,16 +156,19 @@ def test_tiny_ada_nets_end_to_end_and_deterministic(tmp_path):
         run_snakemake(work, "--cores", "2")
         runs.append(work / "results" / "synthetic")
     res = runs[0]
-    for split in ("train", "test"):
+    for split in ("train_fit", "test"):
         d = res / split
+        n = np.load(d / "labels.npy").shape[0]
         with np.load(d / "structure.npz") as z:
             nbrs, dists = z["nbrs"], z["dists"]
-        assert nbrs.shape == (600, 16) and nbrs.dtype == np.int32 and dists.dtype == np.float32
+        assert nbrs.shape == (n, 16) and nbrs.dtype == np.int32 and dists.dtype == np.float32
         assert np.all(np.diff(dists, axis=1) >= 0)
         k_star = np.load(d / "max_q.npy")
         k_pred = np.load(d / "k_pred.npy")
         for arr in (k_star, k_pred):
-            assert arr.shape == (600,) and arr.min() >= 1 and arr.max() <= 16
+            assert arr.shape == (n,) and arr.min() >= 1 and arr.max() <= 16
+        if split == "train_fit":
+            continue  # the fitting part's k* trains the filter; it is neither embedded nor clustered
         adj = sp.load_npz(d / "adjacency.npz").tocsr()
         assert adj.shape == (600, 600)
         assert np.all(adj.diagonal() > 0)
@@ -167,9 +184,9 @@ def test_tiny_ada_nets_end_to_end_and_deterministic(tmp_path):
     assert clusters.dtype == np.int64 and clusters.shape == (600,)
     m = json.loads((res / "test" / "metrics.json").read_text())
     assert m["method"] == "ada_nets" and m["n_samples"] == 600
-    assert "train" in m["params"]["tau_source"]
+    assert "validation part 'train_val'" in m["params"]["tau_source"]
     diag = m["diagnostics"]
-    assert set(diag) == {"test", "train"}
+    assert set(diag) == {"test", "train_fit"}
     for split_diag in diag.values():
         assert set(split_diag["knn_precision"]) == {"knn", "structure"}
         assert split_diag["filter"]["mean_abs_error"] >= 0

@@ -41,7 +41,9 @@ SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
 # `make run` uses on the synthetic benchmark and npmscope; README "Training presets"). A dataset
 # file's own values always win over its preset.
 TRAINING_PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {},
+    # the releases' per-dataset settings stay as configured: no candidate search (thresholds are
+    # still chosen on the validation part)
+    "paper": {"validation": {"candidates": False}},
     "cpu": {
         "adaptive_filter": {
             "hidden": 32,
@@ -142,8 +144,115 @@ def load_dataset(path: str | os.PathLike, schema_dir: str | os.PathLike | None =
     ds["training"] = training
     validate(ds, _schema("dataset.schema.yaml", schema_dir), path)
     _fill_generated_paths(ds)
+    ds["candidates"] = resolve_candidates(ds, raw)
     check_dataset(ds, path, check_files=check_files)
+    _add_validation_splits(ds, path)
     return ds
+
+
+# --- the validation part and the choices made on it ----------------------------------------------
+
+def fit_split(ds: dict) -> str:
+    """The split the models are fitted on: ``<train_split>_fit`` (validation on) or the train split."""
+    return f"{ds['train_split']}_fit" if ds["validation"]["fraction"] > 0 else ds["train_split"]
+
+
+def val_split(ds: dict) -> str | None:
+    """The held-out part of the train split, ``<train_split>_val``; None when validation is off."""
+    return f"{ds['train_split']}_val" if ds["validation"]["fraction"] > 0 else None
+
+
+def choice_split(ds: dict, tune: str) -> str:
+    """The split a ``tune`` policy searches on: validation → the validation part (the whole train
+    split when validation is off), train → the fitting part, fixed → the fitting part (read for nothing)."""
+    return (val_split(ds) or ds["train_split"]) if tune == "validation" else fit_split(ds)
+
+
+def choice_source(ds: dict, tune: str) -> str:
+    """Words for params.json: where a ``tune`` policy chose."""
+    if tune == "fixed":
+        return "config (tune: fixed)"
+    split = choice_split(ds, tune)
+    if tune == "validation" and val_split(ds):
+        return f"validation part '{split}' (held-out identities), max pairwise F"
+    return f"split '{split}' (the data the models are fitted on), max pairwise F"
+
+
+def _add_validation_splits(ds: dict, path: str) -> None:
+    """Add the derived splits ``<train>_fit`` / ``<train>_val`` (``part``: fit / val, ``of``: the
+    train split) when validation is on: labelled, produced by the pipeline from the train split."""
+    if ds["validation"]["fraction"] <= 0:
+        return
+    train = ds["train_split"]
+    for part, name in (("fit", fit_split(ds)), ("val", val_split(ds))):
+        if name in ds["splits"] and ds["splits"][name].get("part") != part:
+            raise ConfigError(f"{path}: splits.{name}: this name is taken by the validation part of '{train}' "
+                              f"(validation.fraction > 0); rename the split or set validation.fraction: 0")
+        base = ds["splits"][train]
+        ds["splits"][name] = {"features": base["features"], "labels": base["labels"], "part": part, "of": train}
+
+
+def is_derived(ds: dict, split: str) -> bool:
+    """Whether ``split`` is a part of the train split that the pipeline carves (fit / val)."""
+    return "part" in ds["splits"].get(split, {})
+
+
+def resolve_candidates(ds: dict, raw: dict) -> dict[str, list[dict]]:
+    """Per method, the candidate settings chosen among on validation (registry ``candidates``):
+    none when ``validation.candidates`` is false, when the method's tuned parameter is not searched
+    (``tune: fixed``), or when the dataset YAML sets any of the candidates' keys itself (its value
+    wins); candidates wider than the kNN graph or a split are dropped (the configured value is then
+    among the candidates only if it fits). Methods with fewer than two candidates left get none."""
+    out: dict[str, list[dict]] = {}
+    if not ds["validation"]["candidates"]:
+        return out
+    sizes = list(split_sizes(ds).values())
+    fraction = ds["validation"]["fraction"]
+    # the validation part holds about `fraction` of the train split's samples
+    smallest = int(min(sizes) * min(fraction, 1 - fraction)) if sizes and fraction > 0 else min(sizes, default=None)
+    for method in registry.METHODS.values():
+        if not method.candidates:
+            continue
+        settings = get_path(ds, method.settings_key)
+        if settings.get("tune", "validation") == "fixed":
+            continue
+        raw_settings = _get_optional(raw, method.settings_key) or {}
+        if any(key in raw_settings for cand in method.candidates for key in cand):
+            continue
+        fitting = [dict(c) for c in method.candidates if _candidate_fits(ds, method, c, smallest)]
+        if len(fitting) >= 2:
+            out[method.name] = fitting
+    return out
+
+
+def _get_optional(cfg: dict, dotted: str) -> Any:
+    try:
+        return get_path(cfg, dotted)
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def _candidate_fits(ds: dict, method: registry.Method, cand: dict, smallest: int | None) -> bool:
+    """Whether a candidate's widths fit the kNN graph and (``k``) the smallest split of known size."""
+    trial = copy.deepcopy(ds)
+    get_path(trial, method.settings_key).update(copy.deepcopy(cand))
+    if any(get_path(trial, key) + extra > ds["knn"]["k"] for key, extra in method.knn_widths):
+        return False
+    return smallest is None or all(v + 1 <= smallest for key, v in cand.items() if key == "k")
+
+
+def max_candidate(ds: dict, method: str, key: str) -> Any:
+    """The largest value of ``key`` among a method's candidates and its configured setting (e.g.
+    the width of a kNN graph computed once and sliced for every candidate)."""
+    values = [c[key] for c in ds.get("candidates", {}).get(method, []) if key in c]
+    return max(values) if values else get_path(ds, registry.METHODS[method].settings_key)[key]
+
+
+def chosen_keys(ds: dict) -> set[str]:
+    """Dotted keys whose configured value is replaced by a candidate chosen on validation (the
+    width checks apply to the candidates instead, when they are resolved)."""
+    return {f"{registry.METHODS[m].settings_key}.{key}" for m, cands in ds.get("candidates", {}).items()
+            for cand in cands for key in cand}
 
 
 def _fill_generated_paths(ds: dict) -> None:
@@ -178,7 +287,7 @@ def raw_files(ds: dict, split: str) -> list[tuple[str, str]]:
 
 def missing_raw_files(ds: dict, splits) -> list[tuple[str, str]]:
     """The raw files of ``splits`` and of the train split they depend on that do not exist."""
-    wanted = dict.fromkeys([*splits, ds["train_split"]])
+    wanted = dict.fromkeys([ds["splits"].get(s, {}).get("of", s) for s in splits] + [ds["train_split"]])
     return [(p, what) for split in wanted for p, what in raw_files(ds, split) if not os.path.exists(p)]
 
 
@@ -239,7 +348,7 @@ def check_dataset(ds: dict, path: str, check_files: bool = True) -> None:
             for key, k in (("knn.k", ds["knn"]["k"]), ("cluster.k", ds["cluster"]["k"]),
                            ("methods.gcn_v.feature_k", ds["methods"]["gcn_v"]["feature_k"]),
                            ("methods.gcn_ve.k (+ the node itself)", ds["methods"]["gcn_ve"]["k"] + 1)):
-                if k > n:
+                if k > n and key.split(" ")[0] not in chosen_keys(ds):
                     raise ConfigError(f"{path}: {key}: {k} neighbours per sample, but split '{split}' has only {n} samples "
                                       f"({ds['splits'][split]['features']}); lower {key}")
 
@@ -248,8 +357,11 @@ def check_widths(ds: dict, path: str) -> None:
     """Every key that counts ``knn.npz`` columns (:data:`facecluster.registry.METHODS` ``knn_widths``)
     is at most ``knn.k``: a wider setting would be cut silently or fail after the kNN is computed."""
     k = ds["knn"]["k"]
+    chosen = chosen_keys(ds)
     for method in registry.METHODS.values():
         for key, extra in method.knn_widths:
+            if key in chosen:  # chosen among candidates that fit (resolve_candidates)
+                continue
             need = get_path(ds, key) + extra
             if need > k:
                 reads = f"{need} columns (the node itself + {need - 1})" if extra else f"{need} columns"

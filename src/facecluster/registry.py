@@ -18,7 +18,11 @@ Fields of :class:`Method`:
   ``extra`` columns of ``knn.npz`` the method reads (``extra`` 1 where the key counts neighbours
   after the node itself); each must be at most ``knn.k`` (checked at DAG time by
   :func:`facecluster.config.check_dataset`);
-- ``module``: where the algorithm lives.
+- ``module``: where the algorithm lives;
+- ``candidates``: settings the releases change between datasets, as a few alternatives (dicts of
+  keys of the method's settings, :attr:`Method.settings_key`) among which the pipeline chooses on
+  the validation part, together with the tuned parameter, for every dataset whose YAML leaves
+  those keys unset (:func:`facecluster.config.resolve_candidates`; README "Choices on validation").
 """
 
 from __future__ import annotations
@@ -36,6 +40,12 @@ class Method:
     module: str
     knn_widths: tuple[tuple[str, int], ...] = ()
     needs: tuple[str, ...] = field(default_factory=tuple)
+    candidates: tuple[dict, ...] = ()
+
+    @property
+    def settings_key(self) -> str:
+        """The dataset-config key (dotted) of the settings the tuned parameter and candidates belong to."""
+        return "cluster" if self.family == "ada_nets" else f"methods.{self.name}"
 
     @property
     def gpu(self) -> bool:
@@ -48,15 +58,22 @@ class Method:
         return FAMILY_RULES[self.family]
 
 
+#: kNN widths the graph methods choose among (learn-to-cluster's baselines use 80 on MS1M and 4-10
+#: on DeepFashion; CDP 15); fast_hac reads all features and has none
+GRAPH_K = tuple({"k": k} for k in (5, 10, 20, 40, 80))
+
+
 def _graph(name: str, param: str, description: str, module: str = "facecluster.methods.classic",
-           input: str = "knn") -> Method:
-    return Method(name, "graph", param, input, description, module, knn_widths=((f"methods.{name}.k", 0),))
+           input: str = "knn", candidates: tuple[dict, ...] = GRAPH_K) -> Method:
+    return Method(name, "graph", param, input, description, module, knn_widths=((f"methods.{name}.k", 0),),
+                  candidates=candidates)
 
 
 METHODS: dict[str, Method] = {m.name: m for m in (
     Method("ada_nets", "ada_nets", "tau", "features+knn",
            "Ada-NETS: structure space, adaptive filter, adaptive adjacency, GCN, threshold linkage",
-           "facecluster.ada_nets", knn_widths=(("structure.k", 0), ("gcn.order_k", 0))),
+           "facecluster.ada_nets", knn_widths=(("structure.k", 0), ("gcn.order_k", 0)),
+           candidates=tuple({"k": k} for k in (10, 20, 40, 80))),  # cluster.k: the embeddings' kNN
     Method("gcn_v", "learned", "tau", "features+knn",
            "GCN-V: vertex confidence, link to the nearest higher-confidence neighbour",
            "facecluster.methods.gcn_v", knn_widths=(("methods.gcn_v.k", 0),)),
@@ -75,7 +92,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            "facecluster.methods.cdp"),
     _graph("knn_dbscan", "eps", "scikit-learn DBSCAN on the one-way kNN distance matrix (1 - cos)"),
     _graph("fast_hac", "distance", "fastcluster single linkage on all features, cut at a Euclidean distance",
-           input="features+knn"),
+           input="features+knn", candidates=()),
     _graph("chinese_whispers", "tau", "label propagation on kNN edges with cosine >= tau"),
     _graph("approx_rank_order", "threshold",
            "approximate rank-order distance between co-neighbours, one-way links at <= threshold, BFS in index order"),

@@ -1,5 +1,5 @@
-# Ada-NETS stage 7: threshold linkage (knn_cc) on the kNN of the GCN embeddings, tau chosen on the
-# train split. Twins of the kNN rule (knn.smk) and of the graph-method rules (methods.smk).
+# Ada-NETS stage 7: threshold linkage (knn_cc) on the kNN of the GCN embeddings, tau and the kNN
+# width (cluster.k among its candidates) chosen on the validation part of the train split. Twins of the kNN rule (knn.smk) and of the graph-method rules (methods.smk).
 
 
 use rule knn as embedding_knn with:
@@ -8,7 +8,7 @@ use rule knn as embedding_knn with:
     output:
         "results/{ds}/{split}/embedding_knn.npz",
     params:
-        k=lookup(dpath="datasets/{ds}/cluster/k", within=config),
+        k=cluster_knn_width,
         backend=lookup(dpath="datasets/{ds}/knn/backend", within=config),
         chunk_size=lookup(dpath="datasets/{ds}/knn/chunk_size", within=config),
     log:
@@ -19,14 +19,14 @@ use rule knn as embedding_knn with:
 
 use rule tune_method as tune_ada_nets with:
     input:
-        knn=train_file("embedding_knn.npz"),
-        labels=train_file("labels.npy"),
+        knn=choice_file("embedding_knn.npz"),
+        labels=choice_file("labels.npy"),
     output:
         "results/{ds}/models/ada_nets_tuned.json",
     params:
         method="knn_cc",
         settings=lookup(dpath="datasets/{ds}/cluster", within=config),
-        train_split=train_split,
+        choice=choice_params,
     log:
         "logs/{ds}/tune_ada_nets.log",
     benchmark:

@@ -6,7 +6,15 @@ import os
 import sys
 
 from facecluster import registry
-from facecluster.config import is_generated, load_workflow_config, missing_raw_files
+from facecluster.config import (
+    choice_source,
+    choice_split,
+    fit_split as _fit_split,
+    is_generated,
+    load_workflow_config,
+    max_candidate,
+    missing_raw_files,
+)
 
 
 load_workflow_config(config)
@@ -15,6 +23,8 @@ GENERATED = [name for name, ds in DATASETS.items() if is_generated(ds)]
 GRAPH_METHODS = registry.GRAPH_METHODS
 NON_LEARNED = registry.NON_LEARNED
 LEARNED = registry.LEARNED
+# train splits with a validation part carved from them (rule carve_validation)
+VALIDATED_SPLITS = {ds["train_split"] for ds in DATASETS.values() if ds["validation"]["fraction"] > 0}
 
 
 def _datasets_to_run():
@@ -59,8 +69,47 @@ def all_targets():
     return targets
 
 
-def train_split(wildcards):
-    return DATASETS[wildcards.ds]["train_split"]
+def fit_split(wildcards):
+    """The split the models are fitted on (the fitting part of the train split when validation is on)."""
+    return _fit_split(DATASETS[wildcards.ds])
+
+
+def _method_of(wildcards):
+    return getattr(wildcards, "method", "ada_nets")
+
+
+def tuned_settings(wildcards):
+    """The settings a method's tuned parameter belongs to (``cluster`` for Ada-NETS)."""
+    ds = DATASETS[wildcards.ds]
+    method = _method_of(wildcards)
+    return ds["cluster"] if method == "ada_nets" else ds["methods"][method]
+
+
+def choice_of(wildcards):
+    """The split the method's parameter (and candidate settings) is chosen on (its ``tune``)."""
+    return choice_split(DATASETS[wildcards.ds], tuned_settings(wildcards).get("tune", "validation"))
+
+
+def choice_file(name):
+    """Input function: results/{ds}/<the method's choice split>/<name>."""
+
+    def _path(wildcards):
+        return f"results/{wildcards.ds}/{choice_of(wildcards)}/{name}"
+
+    return _path
+
+
+def choice_params(wildcards):
+    """What the tuning scripts need to know of the choice: where, and among which candidates."""
+    ds = DATASETS[wildcards.ds]
+    tune = tuned_settings(wildcards).get("tune", "validation")
+    return {"split": choice_split(ds, tune), "source": choice_source(ds, tune),
+            "candidates": ds["candidates"].get(_method_of(wildcards), []) if tune != "fixed" else []}
+
+
+def cluster_knn_width(wildcards):
+    """Width of the embeddings' kNN: the largest of cluster.k and its candidates (sliced per candidate)."""
+    return max_candidate(DATASETS[wildcards.ds], "ada_nets", "k")
 
 
 def _split_config(wildcards):
@@ -139,7 +188,7 @@ def shard_features(wildcards):
 
 def shard_k(wildcards):
     ds = DATASETS[wildcards.ds]
-    return ds["knn"]["k"] if wildcards.graph == "knn" else ds["cluster"]["k"]
+    return ds["knn"]["k"] if wildcards.graph == "knn" else cluster_knn_width(wildcards)
 
 
 def split_settings(wildcards):
@@ -149,10 +198,10 @@ def split_settings(wildcards):
 
 
 def train_file(name):
-    """Input function: results/{ds}/<train split>/<name>."""
+    """Input function: results/{ds}/<fit split>/<name> (what the models are fitted on)."""
 
     def _path(wildcards):
-        return f"results/{wildcards.ds}/{train_split(wildcards)}/{name}"
+        return f"results/{wildcards.ds}/{fit_split(wildcards)}/{name}"
 
     return _path
 
@@ -224,8 +273,8 @@ def ada_nets_benchmarks(wildcards):
 
 
 def diagnostic_splits(wildcards):
-    """The split itself and, when different, the train split (the filter's error on both)."""
-    return list(dict.fromkeys([wildcards.split, train_split(wildcards)]))
+    """The split itself and, when different, the fit split (the filter's error on both)."""
+    return list(dict.fromkeys([wildcards.split, fit_split(wildcards)]))
 
 
 def diagnostics_files(wildcards):
@@ -238,10 +287,10 @@ def method_settings(wildcards):
 
 
 def method_tune_inputs(wildcards):
-    """The train split's kNN and labels (and features, for methods that read them: fast_hac)."""
-    inputs = {"knn": train_file("knn.npz")(wildcards), "labels": train_file("labels.npy")(wildcards)}
+    """The choice split's kNN and labels (and features, for methods that read them: fast_hac)."""
+    inputs = {"knn": choice_file("knn.npz")(wildcards), "labels": choice_file("labels.npy")(wildcards)}
     if "features" in registry.METHODS[wildcards.method].input:
-        inputs["features"] = train_file("features.npy")(wildcards)
+        inputs["features"] = choice_file("features.npy")(wildcards)
     return inputs
 
 
@@ -297,10 +346,22 @@ def tuned_names_of(ds):
 
 
 def learned_train_inputs(wildcards):
-    """The train split's features, kNN and labels, and the models a learned method builds on."""
+    """The fit split's features, kNN and labels, and the models a learned method builds on."""
     inputs = {name: train_file(f"{name}.npy" if name != "knn" else "knn.npz")(wildcards) for name in ("features", "knn", "labels")}
     for dep in registry.METHODS[wildcards.method].needs:
         inputs[dep] = f"results/{wildcards.ds}/models/{dep}.pt"
+    if choice_of(wildcards) != fit_split(wildcards):  # model selection on the validation part
+        for name in ("features", "knn", "labels"):
+            inputs[f"val_{name}"] = choice_file(f"{name}.npy" if name != "knn" else "knn.npz")(wildcards)
+    return inputs
+
+
+def learned_tune_inputs(wildcards):
+    """The choice split's features, kNN and labels, the trained model and those it builds on."""
+    inputs = {name: choice_file(f"{name}.npy" if name != "knn" else "knn.npz")(wildcards) for name in ("features", "knn", "labels")}
+    for dep in registry.METHODS[wildcards.method].needs:
+        inputs[dep] = f"results/{wildcards.ds}/models/{dep}.pt"
+    inputs["model"] = f"results/{wildcards.ds}/models/{wildcards.method}.pt"
     return inputs
 
 

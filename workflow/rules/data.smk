@@ -87,3 +87,41 @@ rule export_knn:
         runtime=30,
     script:
         "../scripts/export_knn.py"
+
+
+# The validation part of the train split (validation.fraction > 0): a seeded draw of its identities
+# held out from every fitted stage; every choice is made on it. Both parts are splits like any other
+# (results/{ds}/<train>_fit/, <train>_val/), with the train split's rows they hold (rows.npy).
+rule carve_validation:
+    input:
+        features="results/{ds}/{split}/features.npy",
+        labels="results/{ds}/{split}/labels.npy",
+    output:
+        fit_features="results/{ds}/{split}_fit/features.npy",
+        fit_labels="results/{ds}/{split}_fit/labels.npy",
+        fit_rows="results/{ds}/{split}_fit/rows.npy",
+        val_features="results/{ds}/{split}_val/features.npy",
+        val_labels="results/{ds}/{split}_val/labels.npy",
+        val_rows="results/{ds}/{split}_val/rows.npy",
+        summary="results/{ds}/{split}_val/validation.json",
+    wildcard_constraints:
+        split="|".join(sorted(VALIDATED_SPLITS)) or "NO_VALIDATED_SPLIT",
+    params:
+        settings=lookup(dpath="datasets/{ds}/validation", within=config),
+        train_split="{split}",
+    conda:
+        "../../envs/cpu.yaml"
+    log:
+        "logs/{ds}/{split}/carve_validation.log",
+    benchmark:
+        "results/{ds}/benchmarks/{split}/carve_validation.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_from_input(factor=2.0),
+        runtime=10,
+    script:
+        "../scripts/carve_validation.py"
+
+
+ruleorder: carve_validation > prepare_features
+ruleorder: carve_validation > prepare_labels

@@ -1,6 +1,6 @@
 # The learned methods Ada-NETS is compared with (GCN-V, GCN-V+E, L-GCN, LCE: facecluster.methods.learned),
-# trained on the train split (results/{ds}/models/{method}.pt), their parameter tuned there, and
-# applied to every split under results/{ds}/{split}/methods/{method}/.
+# trained on the fitting part of the train split (results/{ds}/models/{method}.pt), their parameter
+# chosen on its validation part, and applied to every split under results/{ds}/{split}/methods/{method}/.
 
 
 rule train_learned:
@@ -14,6 +14,8 @@ rule train_learned:
         training=lookup(dpath="datasets/{ds}/training", within=config),
         method="{method}",
         settings=method_settings,
+        choice=choice_params,
+        checkpoints=lookup(dpath="datasets/{ds}/validation/checkpoints", within=config),
     conda:
         "../../envs/cpu.yaml"
     log:
@@ -31,8 +33,7 @@ rule train_learned:
 
 rule tune_learned:
     input:
-        unpack(learned_train_inputs),
-        model="results/{ds}/models/{method}.pt",
+        unpack(learned_tune_inputs),
     output:
         "results/{ds}/models/{method}_tuned.json",
     wildcard_constraints:
@@ -41,7 +42,7 @@ rule tune_learned:
         method="{method}",
         settings=method_settings,
         inference_chunk=lookup(dpath="datasets/{ds}/inference/chunk_size", within=config),
-        train_split=train_split,
+        choice=choice_params,
     conda:
         "../../envs/cpu.yaml"
     log:

@@ -1,5 +1,6 @@
 # Non-learned clustering methods on the shared kNN artifact (facecluster.methods); each writes
-# results/{ds}/{split}/methods/{method}/. Their tuned parameter is chosen on the train split.
+# results/{ds}/{split}/methods/{method}/. Their tuned parameter and candidate settings (k) are
+# chosen on the validation part of the train split (the method's `tune`).
 
 
 rule tune_method:
@@ -12,7 +13,7 @@ rule tune_method:
     params:
         method="{method}",
         settings=method_settings,
-        train_split=train_split,
+        choice=choice_params,
     conda:
         "../../envs/cpu.yaml"
     log:

@@ -10,13 +10,18 @@ from facecluster.progress import logger, setup_logging
 from facecluster.training.loop import start_training
 
 setup_logging()
-method, cfg = snakemake.params.method, {**snakemake.params.settings, "inference_chunk": snakemake.params.inference_chunk}
+method = snakemake.params.method
+model, ckpt = load_model(snakemake.input.model)
+chosen = ckpt.get("chosen", {})  # the candidate settings chosen on validation when the model was trained
+cfg = {**snakemake.params.settings, **chosen, "inference_chunk": snakemake.params.inference_chunk}
 spec = LEARNED[method]
 device = start_training(cfg["seed"], snakemake.threads, cfg["device"])
 data = load_split(snakemake.input.features, snakemake.input.knn)
 models = load_dependencies(method, {dep: snakemake.input[dep] for dep in spec.needs})
-predicted = spec.predict(load_model(snakemake.input.model)[0], data, cfg, device, models)
+predicted = spec.predict(model.to(device), data, cfg, device, models)
 params = {key: value for key, value in cfg.items() if key not in ("tune", "grid", "train", "pce_train", "device", "inference_chunk")}
+if ckpt.get("selection"):
+    params["chosen_on_validation"] = {"settings": chosen, "candidates": ckpt["selection"]}
 value = None
 if spec.param:
     tuned = load_json(snakemake.input.tuned)

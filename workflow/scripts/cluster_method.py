@@ -23,6 +23,7 @@ if method == "minibatch_kmeans":
               **{key: settings[key] for key in ("batch_size", "n_init", "seed")}}
 else:
     tuned = load_json(snakemake.input.tuned)
+    settings = {**settings, **tuned.get("settings", {})}  # the candidate chosen on validation (e.g. k)
     param = METHODS[method].param
     nbrs, sims = load_knn(snakemake.input.knn)
     logger.info("%s: clustering %d nodes, k = %d, %s = %g", method, nbrs.shape[0], settings["k"], param, tuned["value"])
@@ -30,6 +31,9 @@ else:
     clusters = run_graph_method(method, nbrs, sims, tuned["value"], settings, features)
     fixed = {key: value for key, value in settings.items() if key not in ("k", "tune", "grid", param)}
     params = {"k": settings["k"], param: tuned["value"], f"{param}_source": tuned["source"], **fixed}
+    if tuned.get("candidates"):
+        params["chosen_on_validation"] = {"settings": tuned["settings"], "fscore": tuned["fscore"],
+                                          "candidates": tuned["candidates"]}
 logger.info("%s %s -> %d clusters", method, params, clusters.max() + 1)
 check_not_single_cluster(clusters, f"{method} on {snakemake.input[0]}")
 save_npy(snakemake.output.clusters, clusters)

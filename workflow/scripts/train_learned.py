@@ -2,20 +2,27 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import numpy as np
-
-from facecluster.methods.learned import LEARNED, load_dependencies, load_split
+from facecluster.methods.learned import LEARNED, fit_learned, load_dependencies, load_split
 from facecluster.progress import logger, setup_logging
 from facecluster.training.checkpoints import save_model
 from facecluster.training.loop import start_training
 
 setup_logging()
 logger.info("training preset: %s (the dataset config's `training`; its own values win)", snakemake.params.training)
-method, cfg = snakemake.params.method, snakemake.params.settings
+method, cfg, choice = snakemake.params.method, snakemake.params.settings, snakemake.params.choice
 device = start_training(cfg["seed"], snakemake.threads, cfg["device"])
-data = load_split(snakemake.input.features, snakemake.input.knn, snakemake.input.labels)
+fit = load_split(snakemake.input.features, snakemake.input.knn, snakemake.input.labels)
+val = None
+if "val_features" in snakemake.input.keys():
+    val = load_split(snakemake.input.val_features, snakemake.input.val_knn, snakemake.input.val_labels)
 models = load_dependencies(method, {dep: snakemake.input[dep] for dep in LEARNED[method].needs})
-logger.info("training %s on %d nodes, device %s", method, data.features.shape[0], device)
-model, curve, arch = LEARNED[method].train(data, cfg, device, np.random.default_rng(cfg["seed"]), models)
+logger.info("training %s on %d nodes%s, device %s", method, fit.features.shape[0],
+            f", best of {len(choice['candidates']) or 1} setting(s) x {snakemake.params.checkpoints} checkpoint(s) "
+            f"by validation F on '{choice['split']}' ({val.features.shape[0]} nodes)" if val is not None else "", device)
+model, curve, arch, selection = fit_learned(method, fit, val, cfg, choice["candidates"] if val is not None else [],
+                                            snakemake.params.checkpoints,
+                                            device, models)
 kind = arch.pop("kind")
-save_model(snakemake.output[0], model, kind, arch, cfg, curve)
+logger.info("%s: chosen settings %s", method, selection["chosen"] or "(as configured)")
+save_model(snakemake.output[0], model, kind, arch, selection["config"], curve,
+           {"chosen": selection["chosen"], "selection": selection["candidates"]})

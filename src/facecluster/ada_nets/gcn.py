@@ -76,6 +76,11 @@ class AdaNetsGCN(nn.Module):
         """First GraphSAGE layer, ReLU, L2-normalised: (n1, hidden) from ``x`` (n0, d) and ``adj`` (n1, n0)."""
         return F.normalize(F.relu(self.sage1((x, None), adj)), dim=1)
 
+    def layer1_aggregated(self, ax: torch.Tensor) -> torch.Tensor:
+        """:meth:`layer1` from inputs already aggregated (``ax`` = the operator times ``x``, (n1, d)):
+        the same linear map, ReLU and L2 normalisation, without the sparse product."""
+        return F.normalize(F.relu(self.sage1.lin_l(ax)), dim=1)
+
     def layer2(self, h: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
         """Second GraphSAGE layer, ReLU, head, L2-normalised embedding: (n2, hidden) from ``h`` (n1, hidden)."""
         return F.normalize(self.fc(F.relu(self.sage2((h, None), adj))), dim=1)
@@ -199,6 +204,26 @@ def order_graph(knn_nbrs: np.ndarray, order_k: int) -> sp.csr_matrix:
     return with_self_loops(build_adjacency(nb, np.ones(nb.shape, dtype=np.float32), order_k))
 
 
+#: how a training step computes the first GraphSAGE layer: ``sampled`` (the release: ``fanout``
+#: in-edges drawn per node per step) or ``precomputed`` (the full neighbourhood's "gcn" aggregation
+#: of the fixed input features, ``A·X`` with :func:`gcn_operator`, computed once before training;
+#: a step gathers rows of it; inference is the full neighbourhood either way)
+FIRST_LAYERS = ("sampled", "precomputed")
+
+
+def batch_nodes(order: NeighbourSampler, n: int, seeds: int, batch_neighbours: int,
+                rng: np.random.Generator) -> np.ndarray:
+    """The output nodes of one mini-batch: ``seeds`` distinct seed nodes drawn uniformly, each with up to
+    ``batch_neighbours`` of its order-graph neighbours drawn without replacement (the release:
+    ``seeds = 1``); seeds first, then the neighbours in first-seen order, no node twice (int64)."""
+    seed = rng.choice(n, size=min(seeds, n), replace=False) if seeds > 1 else np.array([int(rng.integers(n))])
+    seed = seed.astype(np.int64)
+    _, picked = order.sample(seed, batch_neighbours)
+    nodes = np.concatenate([seed, picked])
+    _, first = np.unique(nodes, return_index=True)
+    return nodes[np.sort(first)].astype(np.int64)
+
+
 def train_gcn(
     features: np.ndarray,
     labels: np.ndarray,
@@ -214,6 +239,8 @@ def train_gcn(
     rng: np.random.Generator,
     init: str = "release",
     terms_out: dict[str, list[float]] | None = None,
+    seeds_per_batch: int = 1,
+    first_layer: str = "sampled",
 ) -> tuple[AdaNetsGCN, list]:
     """Train :class:`AdaNetsGCN` on a labelled split (module docstring).
 
@@ -230,14 +257,22 @@ def train_gcn(
     order = NeighbourSampler(order_graph(knn_nbrs, order_k), batch_neighbours, rng)
     model = AdaNetsGCN(x.shape[1], hidden, init).to(device)
     n = features.shape[0]
+    if first_layer not in FIRST_LAYERS:
+        raise ValueError(f"unknown GCN first_layer {first_layer!r} (one of {', '.join(FIRST_LAYERS)})")
+    if seeds_per_batch < 1:
+        raise ValueError(f"seeds_per_batch must be >= 1, got {seeds_per_batch}")
+    ax = None
+    if first_layer == "precomputed":  # layer 1's full-neighbourhood aggregation of the fixed inputs, once
+        ax = (gcn_operator(with_self_loops(graph)).to(device) @ x).contiguous()
 
     def step(_: int) -> tuple[torch.Tensor, dict[str, float]]:
-        seed = np.array([int(rng.integers(n))])
-        _, picked = order.sample(seed, batch_neighbours)
-        out_nodes = np.concatenate([seed, picked[picked != seed[0]]]).astype(np.int64)
+        out_nodes = batch_nodes(order, n, seeds_per_batch, batch_neighbours, rng)
         mid_nodes, op2 = sampler.block(out_nodes)
-        in_nodes, op1 = sampler.block(mid_nodes)
-        emb = model(x[torch.from_numpy(in_nodes).to(device)], op1.to(device), op2.to(device))
+        if ax is None:
+            in_nodes, op1 = sampler.block(mid_nodes)
+            emb = model(x[torch.from_numpy(in_nodes).to(device)], op1.to(device), op2.to(device))
+        else:
+            emb = model.layer2(model.layer1_aggregated(ax[torch.from_numpy(mid_nodes).to(device)]), op2.to(device))
         return cluster_loss(emb, y[torch.from_numpy(out_nodes).to(device)], **loss_cfg)
 
     terms: dict[str, list[float]] = terms_out if terms_out is not None else {}

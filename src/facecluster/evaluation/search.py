@@ -51,3 +51,37 @@ def search_grid(cluster: Callable[[float], np.ndarray], labels: np.ndarray, grid
     check_curve_not_flat(curve, f"{name} search", n_clusters=counts, n=int(labels.shape[0]))
     best = max(curve, key=lambda c: (c[1], -c[0]))
     return best[0], curve, curve_pr
+
+
+def choose(search: Callable[[dict], tuple[float, list, list]], candidates: list[dict], name: str) -> dict:
+    """Run ``search(candidate)`` — a :func:`search_grid` of the tuned parameter with the candidate's
+    settings — for each candidate (``[{}]`` when there are none) and keep the best: highest
+    pairwise F at its best value, ties to the earlier candidate.
+
+    Returns the tuned record: ``settings`` (the chosen candidate), ``value``, ``fscore``, its
+    ``curve``/``curve_pr``, and ``candidates`` (each candidate's settings, best value and F, or the
+    reason it failed). A candidate whose curve is flat is recorded as failed; all failing raises
+    its error.
+    """
+    from facecluster.collapse import CollapseError
+    from facecluster.progress import logger
+
+    rows, best, last_error = [], None, None
+    for i, cand in enumerate(candidates or [{}]):
+        try:
+            value, curve, curve_pr = search(dict(cand))
+        except CollapseError as err:
+            logger.info("%s: candidate %s failed: %s", name, cand, err)
+            rows.append({"settings": dict(cand), "error": str(err)})
+            last_error = err
+            continue
+        fscore = dict(curve)[value]
+        rows.append({"settings": dict(cand), "value": value, "fscore": fscore})
+        if cand:
+            logger.info("%s: candidate %s -> best value %.4f, F %.4f", name, cand, value, fscore)
+        if best is None or fscore > best["fscore"]:
+            best = {"settings": dict(cand), "value": value, "fscore": fscore, "curve": curve, "curve_pr": curve_pr}
+    if best is None:
+        raise last_error
+    best["candidates"] = rows
+    return best

@@ -43,7 +43,7 @@ import torch
 from facecluster.graph.ops import components
 from facecluster.methods.pivot_subgraph import SubgraphGCN
 from facecluster.progress import Progress, logger
-from facecluster.training.loop import SGDSchedule, train_loop
+from facecluster.training.loop import SGDSchedule, Validation, train_loop
 
 
 def candidate_sets(nbrs: np.ndarray, confidence: np.ndarray, k: int) -> np.ndarray:
@@ -135,7 +135,7 @@ def candidate_subgraphs(features: np.ndarray, nbrs: np.ndarray, sims: np.ndarray
 
 def train_gcn_e(features: np.ndarray, nbrs: np.ndarray, sims: np.ndarray, confidence: np.ndarray, labels: np.ndarray,
                 k: int, hidden: int, batch_size: int, ignore_ratio: float, schedule: SGDSchedule, device: torch.device,
-                rng: np.random.Generator) -> tuple[SubgraphGCN, list]:
+                rng: np.random.Generator, validation: Validation | None = None) -> tuple[SubgraphGCN, list]:
     """Fit GCN-E on a labelled split: GCN-V ``features`` (N, d) and predicted ``confidence`` (N,),
     ``nbrs``/``sims`` their kNN (column 0 the node itself). One step = ``batch_size`` roots, drawn
     epoch-wise without replacement from the non-ignored nodes with ≥ 2 candidates."""
@@ -172,7 +172,7 @@ def train_gcn_e(features: np.ndarray, nbrs: np.ndarray, sims: np.ndarray, confid
         w = torch.from_numpy(valid / valid.sum(axis=1, keepdims=True)).to(device, torch.float32)
         return (nll * w).sum() / roots.size
 
-    return model, train_loop(model, schedule, step, "GCN-E")
+    return model, train_loop(model, schedule, step, "GCN-E", validation=validation)
 
 
 @torch.no_grad()

@@ -31,7 +31,7 @@ from facecluster.graph.ops import build_adjacency
 from facecluster.graph.ops import to_torch_csr
 from facecluster.graph.ops import components, higher_confidence_links
 from facecluster.progress import Progress
-from facecluster.training.loop import SGDSchedule, train_loop
+from facecluster.training.loop import SGDSchedule, Validation, train_loop
 
 
 def confidence_targets(nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -77,13 +77,16 @@ def knn_operator(nbrs: np.ndarray, sims: np.ndarray, k: int) -> torch.Tensor:
 
 
 def train_gcn_v(features: np.ndarray, nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray, k: int,
-                hidden: int, dropout: float, schedule: SGDSchedule, device: torch.device) -> tuple[GCNV, list]:
-    """Fit GCN-V on a labelled split (full-graph steps, MSE to :func:`confidence_targets`)."""
+                hidden: int, dropout: float, schedule: SGDSchedule, device: torch.device,
+                validation: Validation | None = None) -> tuple[GCNV, list]:
+    """Fit GCN-V on a labelled split (full-graph steps, MSE to :func:`confidence_targets`); with
+    ``validation``, the best checkpoint by its score is kept."""
     x = _inputs(features, device)
     adj = knn_operator(nbrs, sims, k).to(device)
     target = torch.from_numpy(confidence_targets(nbrs[:, :k], sims[:, :k], labels)).to(device)
     model = GCNV(x.shape[1], hidden, dropout).to(device)
-    curve = train_loop(model, schedule, lambda _: nn.functional.mse_loss(model(x, adj)[0], target), "GCN-V")
+    curve = train_loop(model, schedule, lambda _: nn.functional.mse_loss(model(x, adj)[0], target), "GCN-V",
+                       validation=validation)
     return model, curve
 
 

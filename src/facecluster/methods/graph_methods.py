@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facecluster import registry
-from facecluster.evaluation.search import search_grid
+from facecluster.evaluation.search import choose, search_grid
 from facecluster.graph.ops import threshold_clusters
 from facecluster.methods import classic as cb
 from facecluster.methods.cdp import cdp_clusters
@@ -82,3 +82,11 @@ def tune_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, labels: np.
     prepared = prepare(nbrs[:, :k], features, settings) if prepare else {}
     return search_grid(lambda v: run_graph_method(name, nbrs, sims, v, settings, features, **prepared), labels, grid,
                        f"{name}: {registry.METHODS[name].param}")
+
+
+def choose_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray, settings: dict,
+                        grid: np.ndarray, candidates: list[dict], features: np.ndarray | None = None) -> dict:
+    """The tuned record (:func:`~facecluster.evaluation.search.choose`) of a graph method on a
+    labelled split: its parameter searched for each candidate setting (e.g. ``k``) laid over ``settings``."""
+    return choose(lambda cand: tune_graph_method(name, nbrs, sims, labels, {**settings, **cand}, grid, features),
+                  candidates, name)

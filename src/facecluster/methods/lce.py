@@ -76,7 +76,7 @@ from torch import nn
 
 from facecluster.graph.ops import components, symmetrise
 from facecluster.progress import Progress, logger
-from facecluster.training.loop import SGDSchedule, train_loop
+from facecluster.training.loop import SGDSchedule, Validation, train_loop
 
 Verifier = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -337,7 +337,8 @@ def _ce_terms(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor,
 
 def train_lce(features: np.ndarray, nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray, k: int, batch_size: int,
               schedule: SGDSchedule, pce_schedule: SGDSchedule | None, device: torch.device | str,
-              rng: np.random.Generator, pce_batch_size: int | None = None, **arch) -> tuple[LCE, list]:
+              rng: np.random.Generator, pce_batch_size: int | None = None, validation: Validation | None = None,
+              **arch) -> tuple[LCE, list]:
     """Train LCENet, then PCENet on the train split's density edges (module docstring, "Training").
 
     ``nbrs``/``sims`` are the split's kNN cut to ``k`` columns (self in column 0); ``arch`` goes to
@@ -359,8 +360,11 @@ def train_lce(features: np.ndarray, nbrs: np.ndarray, sims: np.ndarray, labels: 
         logits = model.lcenet(*lcenet_tokens(x, nb, rows))[:, 1:]
         return _ce_terms(logits.reshape(-1, 2), same[rows, 1:].reshape(-1).long())
 
-    curve = train_loop(model.lcenet, schedule, lce_step, "LCENet")
-    if pce_schedule is None or pce_schedule.steps == 0:
+    pce = pce_schedule is not None and pce_schedule.steps > 0
+    # the validation score is of the whole network: with PCENet, its stage's checkpoints are scored
+    curve = train_loop(model.lcenet, schedule, lce_step, "LCENet", validation=None if pce or validation is None
+                       else validation.of(model))
+    if not pce:
         model.eval()
         return model, curve
 
@@ -381,7 +385,8 @@ def train_lce(features: np.ndarray, nbrs: np.ndarray, sims: np.ndarray, labels: 
         logits = model.pcenet(*pcenet_tokens(x, nb, src_t[b], dst_t[b]))
         return _ce_terms(logits, target[b])
 
-    pce_curve = train_loop(model.pcenet, pce_schedule, pce_step, "PCENet")
+    pce_curve = train_loop(model.pcenet, pce_schedule, pce_step, "PCENet",
+                           validation=validation.of(model) if validation is not None else None)
     offset = len(curve)
     model.eval()
     return model, curve + [(offset + step, loss, lr) for step, loss, lr in pce_curve]

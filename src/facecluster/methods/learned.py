@@ -2,8 +2,11 @@
 
 Each :class:`LearnedSpec` says how to ``train`` it on a labelled split, how to ``predict`` its
 per-split quantities (confidences, edge or pair probabilities, hidden-feature kNN) and how to
-``cluster`` those at a value of its tuned parameter (chosen on the train split like every
+``cluster`` those at a value of its tuned parameter (chosen on the validation part like every
 threshold of the project; ``lce`` has none). ``gcn_ve`` builds on a trained ``gcn_v``.
+:func:`fit_learned` trains one model per candidate setting (registry ``candidates``) on the
+fitting part, keeps each one's best checkpoint by its validation score (:func:`validation_score`)
+and returns the best candidate's.
 Training reuses :mod:`facecluster.training.loop` (schedule, loop, device); models are saved and
 rebuilt by :mod:`facecluster.training.checkpoints`.
 """
@@ -19,8 +22,10 @@ import torch
 from facecluster import registry
 from facecluster.methods import gcn_e, gcn_v, lce, lgcn, pivot_subgraph
 from facecluster.graph.knn import exact_knn
+from facecluster.evaluation.metrics import pairwise_scores
+from facecluster.progress import logger
 from facecluster.training.checkpoints import load_model
-from facecluster.training.loop import SGDSchedule
+from facecluster.training.loop import SGDSchedule, Validation, seed_everything
 
 
 @dataclass
@@ -54,9 +59,9 @@ class LearnedSpec:
 
 # --- GCN-V --------------------------------------------------------------------------------------
 
-def _gcn_v_train(d: SplitData, c: dict, device, rng, models):
+def _gcn_v_train(d: SplitData, c: dict, device, rng, models, validation=None):
     model, curve = gcn_v.train_gcn_v(d.features, d.nbrs, d.sims, d.labels, c["k"], c["hidden"], c["dropout"],
-                                     SGDSchedule.from_config(c["train"]), device)
+                                     SGDSchedule.from_config(c["train"]), device, validation)
     return model, curve, {"kind": "gcn_v", "dim": d.features.shape[1], "hidden": c["hidden"], "dropout": c["dropout"]}
 
 
@@ -81,11 +86,11 @@ def _gcn_e_inputs(d: SplitData, c: dict, device, models) -> dict:
     return {"confidence": conf, "hidden": hidden, "edge_nbrs": nbrs, "edge_sims": sims}
 
 
-def _gcn_ve_train(d: SplitData, c: dict, device, rng, models):
+def _gcn_ve_train(d: SplitData, c: dict, device, rng, models, validation=None):
     v = _gcn_e_inputs(d, c, device, models)
     model, curve = gcn_e.train_gcn_e(v["hidden"], v["edge_nbrs"], v["edge_sims"], v["confidence"], d.labels, c["k"],
                                      c["hidden"], c["batch_size"], c["train_ignore_ratio"],
-                                     SGDSchedule.from_config(c["train"]), device, rng)
+                                     SGDSchedule.from_config(c["train"]), device, rng, validation)
     return model, curve, {"kind": "pivot_subgraph_gcn", "dim": v["hidden"].shape[1], "hidden": c["hidden"],
                           "input_norm": False}
 
@@ -104,10 +109,10 @@ def _gcn_ve_cluster(p: dict, d: SplitData, value: float, c: dict):
 
 # --- L-GCN --------------------------------------------------------------------------------------
 
-def _lgcn_train(d: SplitData, c: dict, device, rng, models):
+def _lgcn_train(d: SplitData, c: dict, device, rng, models, validation=None):
     k1, k2 = c["k_at_hop_train"]
     model, curve = pivot_subgraph.train_lgcn(d.features, d.nbrs, d.labels, k1, k2, c["active"], c["hidden"], c["batch_size"],
-                                   SGDSchedule.from_config(c["train"]), device, rng)
+                                   SGDSchedule.from_config(c["train"]), device, rng, validation)
     return model, curve, {"kind": "pivot_subgraph_gcn", "dim": d.features.shape[1], "hidden": c["hidden"],
                           "input_norm": True}
 
@@ -126,12 +131,13 @@ def _lgcn_cluster(p: dict, d: SplitData, value: float, c: dict):
 LCE_ARCH = ("layers", "heads", "feedforward", "dropout", "pce_hidden")
 
 
-def _lce_train(d: SplitData, c: dict, device, rng, models):
+def _lce_train(d: SplitData, c: dict, device, rng, models, validation=None):
     k = c["k"]
     arch = {key: c[key] for key in LCE_ARCH}
     pce = SGDSchedule.from_config(c["pce_train"]) if c["pcenet"] else None
     model, curve = lce.train_lce(d.features, d.nbrs[:, :k], d.sims[:, :k], d.labels, k, c["batch_size"],
-                                 SGDSchedule.from_config(c["train"]), pce, device, rng, c["pce_batch_size"], **arch)
+                                 SGDSchedule.from_config(c["train"]), pce, device, rng, c["pce_batch_size"],
+                                 validation, **arch)
     return model, curve, {"kind": "lce", "dim": d.features.shape[1], "k": k, **arch}
 
 
@@ -169,3 +175,55 @@ def load_dependencies(name: str, paths: dict[str, str]) -> dict:
         model, ckpt = load_model(paths[dep])
         models[dep], models[f"{dep}_settings"] = model, ckpt["config"]
     return models
+
+
+def validation_score(name: str, data: SplitData, cfg: dict, device, models: dict) -> Callable[[torch.nn.Module], float]:
+    """``score(model)``: pairwise F on a labelled split (the validation part) at the method's best
+    parameter value on its grid (``tune: fixed``: at the configured value; ``lce``: its clustering)."""
+    from facecluster.collapse import CollapseError
+    from facecluster.evaluation.search import grid_from_config, search_grid
+
+    spec = LEARNED[name]
+
+    def score(model: torch.nn.Module) -> float:
+        predicted = spec.predict(model, data, cfg, device, models)
+        if spec.param is None or cfg["tune"] == "fixed":
+            value = cfg.get(spec.param) if spec.param else None
+            return float(pairwise_scores(data.labels, spec.cluster(predicted, data, value, cfg)[0])["fscore"])
+        try:
+            value, curve, _ = search_grid(lambda v: spec.cluster(predicted, data, v, cfg)[0], data.labels,
+                                          grid_from_config(cfg["grid"]), f"{name} validation: {spec.param}")
+        except CollapseError:  # a flat curve: no parameter value separates anything yet
+            return 0.0
+        return float(dict(curve)[value])
+
+    return score
+
+
+def fit_learned(name: str, fit: SplitData, val: SplitData | None, cfg: dict, candidates: list[dict], checkpoints: int,
+                device, models: dict) -> tuple[torch.nn.Module, list, dict, dict]:
+    """Train ``name`` on ``fit`` once per candidate setting (``[{}]``: the settings as given), each
+    from the same seed, keeping each run's best checkpoint by :func:`validation_score` on ``val``
+    (``checkpoints`` evenly spaced evaluations), and return the best candidate's
+    ``(model, loss curve, arch, selection)``; ``selection`` holds the chosen settings
+    (``chosen``), the settings they make (``config``) and every candidate's validation curve.
+    Without ``val`` (validation off) the one model trained with ``cfg`` is returned as it ends."""
+    spec = LEARNED[name]
+    runs, best = [], None
+    for cand in candidates or [{}]:
+        c = {**cfg, **cand}
+        seed_everything(c["seed"])
+        validation = Validation(validation_score(name, val, c, device, models), checkpoints) if val is not None else None
+        if cand:
+            logger.info("%s: candidate %s", name, cand)
+        model, curve, arch = spec.train(fit, c, device, np.random.default_rng(c["seed"]), models, validation)
+        run = {"settings": dict(cand)}
+        if validation is not None:
+            run.update(score=validation.best_score, best_step=validation.best_step, curve=validation.curve)
+            logger.info("%s: candidate %s: validation F %.4f (step %d of %d)", name, cand or "(configured)",
+                        validation.best_score, validation.best_step, len(curve))
+        runs.append(run)
+        if best is None or (validation is not None and validation.best_score > best[0]):
+            best = (validation.best_score if validation is not None else 0.0, model, curve, arch, cand, c)
+    _, model, curve, arch, cand, c = best
+    return model, curve, arch, {"chosen": dict(cand), "config": c, "candidates": runs}

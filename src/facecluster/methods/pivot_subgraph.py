@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from facecluster.progress import Progress
-from facecluster.training.loop import SGDSchedule, train_loop
+from facecluster.training.loop import SGDSchedule, Validation, train_loop
 
 
 def pivot_subgraphs(nbrs: np.ndarray, pivots: np.ndarray, k1: int, k2: int, active: int
@@ -105,8 +105,8 @@ def _batch(x: torch.Tensor, nbrs: np.ndarray, pivots: np.ndarray, k1: int, k2: i
 
 
 def train_lgcn(features: np.ndarray, nbrs: np.ndarray, labels: np.ndarray, k1: int, k2: int, active: int,
-               hidden: int, batch_size: int, schedule: SGDSchedule, device: torch.device, rng: np.random.Generator
-               ) -> tuple[SubgraphGCN, list]:
+               hidden: int, batch_size: int, schedule: SGDSchedule, device: torch.device, rng: np.random.Generator,
+               validation: Validation | None = None) -> tuple[SubgraphGCN, list]:
     """Fit L-GCN on random pivots of a labelled split."""
     x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(device)
     model = SubgraphGCN(x.shape[1], hidden, input_norm=True).to(device)
@@ -119,7 +119,7 @@ def train_lgcn(features: np.ndarray, nbrs: np.ndarray, labels: np.ndarray, k1: i
         target = torch.from_numpy(pivot_labels(labels, nbrs, pivots, k1)).to(device)
         return nn.functional.cross_entropy(picked.reshape(-1, 2), target.reshape(-1))
 
-    return model, train_loop(model, schedule, step, "L-GCN")
+    return model, train_loop(model, schedule, step, "L-GCN", validation=validation)
 
 
 @torch.no_grad()

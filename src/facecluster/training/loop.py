@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import random
 import time
+import copy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -105,12 +106,46 @@ class SGDSchedule:
         return cls(**cfg)
 
 
+def checkpoint_steps(total: int, count: int) -> list[int]:
+    """``count`` evenly spaced steps of ``1..total``, the last one ``total`` (distinct, ascending)."""
+    count = max(1, min(count, total))
+    return sorted({max(1, int(round(total * i / count))) for i in range(1, count + 1)})
+
+
+@dataclass
+class Validation:
+    """The best checkpoint by a validation score: ``score(model) -> float`` (higher is better,
+    e.g. pairwise F on the validation part at its best threshold) is called at ``checkpoints``
+    evenly spaced steps of a :func:`train_loop` (the last one at the end; the model in eval mode,
+    without gradients), and the trained module's weights of the best one are restored at the end.
+
+    ``scored`` is what ``score`` receives when it is not the trained module itself (LCE scores the
+    whole network while its PCENet stage trains): see :meth:`of`. ``initial``: score the network
+    before the first step too (step 0: its initial weights, which are kept if no checkpoint beats
+    them). ``curve`` collects ``(step, score)``; ``best_step``/``best_score`` the kept one.
+    """
+
+    score: Callable[[torch.nn.Module], float]
+    checkpoints: int = 4
+    initial: bool = False
+    scored: torch.nn.Module | None = None
+    curve: list[tuple[int, float]] = field(default_factory=list)
+    best_step: int | None = None
+    best_score: float = -math.inf
+
+    def of(self, scored: torch.nn.Module) -> "Validation":
+        """This validation scoring ``scored`` (sharing its curve)."""
+        self.scored = scored
+        return self
+
+
 def train_loop(
     model: torch.nn.Module,
     schedule: SGDSchedule,
     step_fn: Callable[[int], torch.Tensor | tuple[torch.Tensor, dict[str, float]]],
     name: str,
     terms_out: dict[str, list[float]] | None = None,
+    validation: Validation | None = None,
 ) -> list[tuple[int, float, float]]:
     """Run ``schedule.steps`` SGD steps; ``step_fn(step)`` returns the loss of one mini-batch,
     or ``(loss, terms)`` with ``terms`` a dict of floats (the loss's parts, batch statistics).
@@ -119,7 +154,8 @@ def train_loop(
     most every ``schedule.log_every`` seconds, then one summary line comparing the mean loss (and
     terms) of the first and the last 100 steps. Returns the loss curve ``[(step, loss, lr), ...]``
     (every step), which is stored in the checkpoint; the terms of every step are appended to the
-    lists of ``terms_out`` (one list per term name) when it is given.
+    lists of ``terms_out`` (one list per term name) when it is given. With ``validation``
+    (:class:`Validation`), the model is scored at its checkpoints and the best one is kept.
     """
     opt = schedule.make(model.parameters())
     model.train()
@@ -127,6 +163,23 @@ def train_loop(
     terms_log: dict[str, list[float]] = terms_out if terms_out is not None else {}
     start = last = time.perf_counter()
     running = None
+    check_at = set(checkpoint_steps(schedule.steps, validation.checkpoints)) if validation else set()
+    best_state = None
+
+    def checkpoint(step: int) -> None:
+        nonlocal best_state
+        model.eval()
+        with torch.no_grad():
+            score = float(validation.score(validation.scored or model))
+        model.train()
+        validation.curve.append((step, score))
+        logger.info("%s step %d/%d: validation score %.4f", name, step, schedule.steps, score)
+        if score > validation.best_score:
+            validation.best_step, validation.best_score = step, score
+            best_state = copy.deepcopy(model.state_dict())
+
+    if validation is not None and validation.initial:
+        checkpoint(0)
     for step in range(1, schedule.steps + 1):
         lr = schedule.lr_at(step)
         for group in opt.param_groups:
@@ -149,6 +202,12 @@ def train_loop(
             parts = "".join(f" {key} {float(term):.5f}" for key, term in terms.items())
             logger.info("%s step %d/%d loss %.5f (avg %.5f)%s lr %.5f %.1f steps/s", name, step, schedule.steps, value,
                         running, parts, lr, step / (now - start))
+        if step in check_at:
+            checkpoint(step)
     logger.info("%s: %s", name, summarise_curve(curve, terms_log))
+    if best_state is not None:
+        model.load_state_dict(best_state)
+        logger.info("%s: kept the weights of step %d (validation score %.4f; curve %s)", name, validation.best_step,
+                    validation.best_score, ", ".join(f"{s}: {v:.4f}" for s, v in validation.curve))
     model.eval()
     return curve

@@ -1,0 +1,44 @@
+"""The Ada-NETS GCN's validation score: how well a network's embeddings of the validation part
+cluster, as the pipeline clusters them (kNN of the embeddings, threshold linkage, the best τ and
+``cluster.k`` candidate on that part). :func:`facecluster.training.loop.train_loop` keeps the
+checkpoint with the best score (``validation.checkpoints``), the network's initial weights included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from facecluster.collapse import CollapseError
+from facecluster.evaluation.search import choose, search_grid
+from facecluster.graph.knn import exact_knn
+from facecluster.graph.ops import threshold_clusters
+
+
+def embedding_score(features: np.ndarray, adjacency: sp.csr_matrix, labels: np.ndarray, ks: list[int],
+                    grid: np.ndarray, device: torch.device) -> Callable[[torch.nn.Module], float]:
+    """``score(gcn)``: pairwise F of threshold linkage on the kNN of ``gcn``'s embeddings of a
+    labelled split on its ``adjacency``, at the best of the ``ks`` widths and the ``grid`` values
+    (0 when no value separates anything, e.g. collapsed embeddings)."""
+    from facecluster.ada_nets.gcn import embed
+
+    width = min(max(ks), features.shape[0])
+
+    def score(model: torch.nn.Module) -> float:
+        try:
+            emb = embed(model, features, adjacency, device)
+        except CollapseError:
+            return 0.0
+        nbrs, sims = exact_knn(emb, width, backend="auto")
+        try:
+            best = choose(lambda c: search_grid(lambda t: threshold_clusters(nbrs[:, :c["k"]], sims[:, :c["k"]], t),
+                                                labels, grid, "GCN validation: tau"),
+                          [{"k": k} for k in ks if k <= width] or [{"k": width}], "GCN validation")
+        except CollapseError:
+            return 0.0
+        return float(best["fscore"])
+
+    return score
