@@ -100,3 +100,29 @@ def test_length_mismatch_and_empty_raise():
         evaluate(np.zeros(3), np.zeros(4))
     with pytest.raises(ValueError, match="empty"):
         evaluate(np.zeros(0), np.zeros(0))
+
+
+def test_pairwise_touching_rows_against_brute_force():
+    """Pairs with at least one end in ``rows``, counted one by one: a held-out sample joined to a
+    cluster of other samples is a wrong pair, which pairs *among* the rows alone would miss."""
+    from itertools import combinations
+
+    from facecluster.evaluation.metrics import pairwise_scores_touching
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        n = int(rng.integers(2, 40))
+        t, p = rng.integers(0, 6, n), rng.integers(0, 5, n)
+        rows = np.flatnonzero(rng.random(n) < 0.4)
+        inside = set(rows.tolist())
+        pairs = [(i, j) for i, j in combinations(range(n), 2) if i in inside or j in inside]
+        tp = sum(t[i] == t[j] and p[i] == p[j] for i, j in pairs)
+        pred = sum(p[i] == p[j] for i, j in pairs)
+        true = sum(t[i] == t[j] for i, j in pairs)
+        s = pairwise_scores_touching(t, p, rows)
+        assert s["precision"] == pytest.approx(tp / pred if pred else 1.0)
+        assert s["recall"] == pytest.approx(tp / true if true else 1.0)
+    # a held-out pair kept together but joined to an outside sample loses precision
+    t, p = np.array([0, 0, 1]), np.array([0, 0, 0])
+    assert pairwise_scores_touching(t, p, np.array([0, 1]))["precision"] == pytest.approx(1 / 3)
+    assert pairwise_scores_touching(t, p, np.arange(3))["precision"] == pytest.approx(1 / 3)

@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from conftest import REPO, run_snakemake
@@ -92,3 +93,39 @@ def test_dry_run_of_the_default_dag_does_not_import_torch(repo_config_workdir):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "HEAVY []" in proc.stdout, proc.stdout[-500:]
+
+
+@pytest.mark.e2e
+def test_readme_example_chooses_on_validation_without_test_labels(tmp_path):
+    """The README's smallest YAML (features + labels) gets every choice made on the validation part
+    of its train split: k among the registry's candidates, thresholds, checkpoints. The test split
+    is given *without* labels, so nothing can have been chosen on it, and every method still clusters it."""
+    ds = readme_example()
+    for split, files in ds["splits"].items():
+        x, y = tiny_split(split, 320, ds["feature_dim"])
+        (tmp_path / files["features"]).parent.mkdir(parents=True, exist_ok=True)
+        np.save(tmp_path / files["features"], x)
+        if split == ds["train_split"]:
+            np.save(tmp_path / files["labels"], y)
+    del ds["splits"]["test"]["labels"]
+    (tmp_path / "config" / "datasets").mkdir(parents=True)
+    (tmp_path / "config" / "datasets" / "mine.yaml").write_text(yaml.safe_dump(ds))
+    methods = list(registry.NAMES)
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump({"run": {"mine": {"splits": ["test"], "methods": methods}}}))
+    run_snakemake(tmp_path, "--cores", "2")
+    res = tmp_path / "results" / "mine"
+    assert not (res / "test" / "labels.npy").exists()
+    train = ds["train_split"]
+    for method in methods:
+        base = res / "test" if method == "ada_nets" else res / "test" / "methods" / method
+        assert np.load(base / "clusters.npy").shape == (320,), method
+        assert not (base / "metrics.json").exists()
+    for method in registry.TUNED:
+        tuned = json.loads((res / "models" / f"{method}_tuned.json").read_text())
+        if tuned["source"].startswith("config"):  # L-GCN's release policy: every pair (tune: fixed)
+            continue
+        assert tuned["source"].startswith(f"validation part '{train}_val'"), (method, tuned["source"])
+        if method in ("knn_cc", "cdp", "leiden", "ada_nets"):  # k chosen among candidates, nothing in the YAML
+            assert len(tuned["candidates"]) >= 2 and tuned["settings"]["k"] in [c["settings"]["k"] for c in tuned["candidates"]]
+    gcn = torch.load(res / "models" / "gcn.pt", weights_only=False)
+    assert gcn["validation"]["curve"][0][0] == 0  # the untrained network is scored too

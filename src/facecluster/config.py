@@ -163,9 +163,24 @@ def val_split(ds: dict) -> str | None:
 
 
 def choice_split(ds: dict, tune: str) -> str:
-    """The split a ``tune`` policy searches on: validation → the validation part (the whole train
-    split when validation is off), train → the fitting part, fixed → the fitting part (read for nothing)."""
-    return (val_split(ds) or ds["train_split"]) if tune == "validation" else fit_split(ds)
+    """The split a ``tune`` policy clusters to choose: validation → the whole train split, scored
+    on the pairs that touch its validation part (:func:`choice_rows`); train → the fitting part;
+    fixed → as validation (the parameter is not searched, but a learned method's candidate
+    settings and checkpoints are still chosen there).
+
+    Why the whole train split: a threshold chosen on the validation part alone (a fifth of the
+    samples) is chosen on a sparser graph than the test split's and chains there (npmscope's
+    knn_cc: validation-part F 0.62 at tau 0.66, test F 0.03); among the fitting part's samples the
+    held-out identities meet a graph of a full split's density (README "Choices on validation")."""
+    return fit_split(ds) if tune == "train" else ds["train_split"]
+
+
+def choice_rows(ds: dict, tune: str) -> str | None:
+    """The rows file of the validation part (``results/<ds>/<train>_val/rows.npy``) scored by a
+    ``tune: validation`` choice; None otherwise (every row of the choice split is scored)."""
+    if tune != "train" and val_split(ds):
+        return f"results/{ds['name']}/{val_split(ds)}/rows.npy"
+    return None
 
 
 def choice_source(ds: dict, tune: str) -> str:
@@ -173,8 +188,9 @@ def choice_source(ds: dict, tune: str) -> str:
     if tune == "fixed":
         return "config (tune: fixed)"
     split = choice_split(ds, tune)
-    if tune == "validation" and val_split(ds):
-        return f"validation part '{split}' (held-out identities), max pairwise F"
+    if choice_rows(ds, tune):
+        return (f"validation part '{val_split(ds)}' (held-out identities, clustered within the train split "
+                f"'{split}'), max pairwise F")
     return f"split '{split}' (the data the models are fitted on), max pairwise F"
 
 
@@ -199,9 +215,9 @@ def is_derived(ds: dict, split: str) -> bool:
 
 def resolve_candidates(ds: dict, raw: dict) -> dict[str, list[dict]]:
     """Per method, the candidate settings chosen among on validation (registry ``candidates``):
-    none when ``validation.candidates`` is false, when the method's tuned parameter is not searched
-    (``tune: fixed``), or when the dataset YAML sets any of the candidates' keys itself (its value
-    wins); candidates wider than the kNN graph or a split are dropped (the configured value is then
+    none when ``validation.candidates`` is false, when the method is a graph method whose
+    parameter is not searched (``tune: fixed``: the release's settings as configured), or when the
+    dataset YAML sets any of the candidates' keys itself (its value wins); candidates wider than the kNN graph or a split are dropped (the configured value is then
     among the candidates only if it fits). Methods with fewer than two candidates left get none."""
     out: dict[str, list[dict]] = {}
     if not ds["validation"]["candidates"]:
@@ -214,7 +230,7 @@ def resolve_candidates(ds: dict, raw: dict) -> dict[str, list[dict]]:
         if not method.candidates:
             continue
         settings = get_path(ds, method.settings_key)
-        if settings.get("tune", "validation") == "fixed":
+        if method.family != "learned" and settings.get("tune", "validation") == "fixed":
             continue
         raw_settings = _get_optional(raw, method.settings_key) or {}
         if any(key in raw_settings for cand in method.candidates for key in cand):

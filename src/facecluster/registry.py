@@ -76,17 +76,20 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            candidates=tuple({"k": k} for k in (10, 20, 40, 80))),  # cluster.k: the embeddings' kNN
     Method("gcn_v", "learned", "tau", "features+knn",
            "GCN-V: vertex confidence, link to the nearest higher-confidence neighbour",
-           "facecluster.methods.gcn_v", knn_widths=(("methods.gcn_v.k", 0),)),
+           "facecluster.methods.gcn_v", knn_widths=(("methods.gcn_v.k", 0),),
+           candidates=tuple({"k": k} for k in (5, 10, 20))),  # release: 80 MS1M, 5 DeepFashion
     Method("gcn_ve", "learned", "tau", "features+knn",
            "GCN-V + GCN-E: edge connectivity among higher-confidence candidates",
-           "facecluster.methods.gcn_e", needs=("gcn_v",)),
+           "facecluster.methods.gcn_e", needs=("gcn_v",), candidates=({"k": 10}, {"k": 20})),
     Method("lgcn", "learned", "threshold", "features+knn",
            "L-GCN: instance pivot subgraphs, linkage prediction, size-capped propagation",
            "facecluster.methods.lgcn", knn_widths=tuple((f"methods.lgcn.{key}", 1) for key in (
-               "k_at_hop_train.0", "k_at_hop_train.1", "k_at_hop_test.0", "k_at_hop_test.1", "active"))),
+               "k_at_hop_train.0", "k_at_hop_train.1", "k_at_hop_test.0", "k_at_hop_test.1", "active")),
+           candidates=tuple({"k_at_hop_train": hop, "k_at_hop_test": hop, "active": hop[1]} for hop in ([5, 3], [10, 5]))),
     Method("lce", "learned", None, "features+knn",
            "LCE-PCENet: LCENet neighbour scores, density-peak edges verified by PCENet",
-           "facecluster.methods.lce", knn_widths=(("methods.lce.k", 0),)),
+           "facecluster.methods.lce", knn_widths=(("methods.lce.k", 0),),
+           candidates=({"k": 8}, {"k": 16})),  # release: 80 MS1M, 8 DeepFashion, 120 IJB-B
     _graph("knn_cc", "tau", "kNN graph cut at cosine tau, connected components", "facecluster.graph.ops"),
     _graph("cdp", "threshold", "CDP single-model vote: pairs above threshold, size-constrained propagation",
            "facecluster.methods.cdp"),

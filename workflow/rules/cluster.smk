@@ -19,8 +19,7 @@ use rule knn as embedding_knn with:
 
 use rule tune_method as tune_ada_nets with:
     input:
-        knn=choice_file("embedding_knn.npz"),
-        labels=choice_file("labels.npy"),
+        unpack(ada_nets_tune_inputs),
     output:
         "results/{ds}/models/ada_nets_tuned.json",
     params:

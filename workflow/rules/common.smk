@@ -7,6 +7,7 @@ import sys
 
 from facecluster import registry
 from facecluster.config import (
+    choice_rows,
     choice_source,
     choice_split,
     fit_split as _fit_split,
@@ -99,12 +100,24 @@ def choice_file(name):
     return _path
 
 
+def with_choice_rows(inputs, wildcards):
+    """``inputs`` plus the validation part's rows file when the choice scores only those rows."""
+    rows = choice_rows(DATASETS[wildcards.ds], tuned_settings(wildcards).get("tune", "validation"))
+    return {**inputs, "rows": rows} if rows else inputs
+
+
+def ada_nets_tune_inputs(wildcards):
+    """The choice split's GCN-embedding kNN and labels (and the scored rows) for Ada-NETS' tau and cluster.k."""
+    return with_choice_rows({"knn": choice_file("embedding_knn.npz")(wildcards),
+                             "labels": choice_file("labels.npy")(wildcards)}, wildcards)
+
+
 def choice_params(wildcards):
     """What the tuning scripts need to know of the choice: where, and among which candidates."""
     ds = DATASETS[wildcards.ds]
     tune = tuned_settings(wildcards).get("tune", "validation")
     return {"split": choice_split(ds, tune), "source": choice_source(ds, tune),
-            "candidates": ds["candidates"].get(_method_of(wildcards), []) if tune != "fixed" else []}
+            "candidates": ds["candidates"].get(_method_of(wildcards), [])}
 
 
 def cluster_knn_width(wildcards):
@@ -212,6 +225,18 @@ def gcn_train_graph(wildcards):
     return train_file(name)(wildcards)
 
 
+def gcn_train_inputs(wildcards):
+    """The fit split's features, labels, kNN and training graph; with validation, the choice split's
+    features, labels and adaptive adjacency (and the scored rows): the best checkpoint by validation F."""
+    inputs = {"features": train_file("features.npy")(wildcards), "labels": train_file("labels.npy")(wildcards),
+              "knn": train_file("knn.npz")(wildcards), "graph": gcn_train_graph(wildcards)}
+    if choice_of(wildcards) != fit_split(wildcards):
+        inputs.update(val_features=choice_file("features.npy")(wildcards), val_labels=choice_file("labels.npy")(wildcards),
+                      val_adjacency=choice_file("adjacency.npz")(wildcards))
+        inputs = with_choice_rows(inputs, wildcards)
+    return inputs
+
+
 def mem_mb_from_input(factor=3.0, floor=1000):
     """resources.mem_mb: ``factor`` x the input size (MB), at least ``floor``, doubled per retry."""
 
@@ -291,7 +316,7 @@ def method_tune_inputs(wildcards):
     inputs = {"knn": choice_file("knn.npz")(wildcards), "labels": choice_file("labels.npy")(wildcards)}
     if "features" in registry.METHODS[wildcards.method].input:
         inputs["features"] = choice_file("features.npy")(wildcards)
-    return inputs
+    return with_choice_rows(inputs, wildcards)
 
 
 def method_cluster_inputs(wildcards):
@@ -353,6 +378,7 @@ def learned_train_inputs(wildcards):
     if choice_of(wildcards) != fit_split(wildcards):  # model selection on the validation part
         for name in ("features", "knn", "labels"):
             inputs[f"val_{name}"] = choice_file(f"{name}.npy" if name != "knn" else "knn.npz")(wildcards)
+        inputs = with_choice_rows(inputs, wildcards)
     return inputs
 
 
@@ -362,7 +388,7 @@ def learned_tune_inputs(wildcards):
     for dep in registry.METHODS[wildcards.method].needs:
         inputs[dep] = f"results/{wildcards.ds}/models/{dep}.pt"
     inputs["model"] = f"results/{wildcards.ds}/models/{wildcards.method}.pt"
-    return inputs
+    return with_choice_rows(inputs, wildcards)
 
 
 def learned_cluster_inputs(wildcards):

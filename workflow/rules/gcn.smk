@@ -3,15 +3,15 @@
 
 rule train_gcn:
     input:
-        features=train_file("features.npy"),
-        labels=train_file("labels.npy"),
-        knn=train_file("knn.npz"),
-        graph=gcn_train_graph,
+        unpack(gcn_train_inputs),
     output:
         "results/{ds}/models/gcn.pt",
     params:
         training=lookup(dpath="datasets/{ds}/training", within=config),
         settings=lookup(dpath="datasets/{ds}/gcn", within=config),
+        cluster=lookup(dpath="datasets/{ds}/cluster", within=config),
+        choice=choice_params,
+        checkpoints=lookup(dpath="datasets/{ds}/validation/checkpoints", within=config),
     conda:
         "../../envs/cpu.yaml"
     log:

@@ -2,6 +2,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
+import numpy as np
+
 from facecluster.data.io import save_json
 from facecluster.evaluation.search import grid_from_config, search_grid
 from facecluster.methods.learned import LEARNED, load_dependencies, load_split
@@ -22,9 +24,10 @@ else:
     device = start_training(cfg["seed"], snakemake.threads, cfg["device"])
     data = load_split(snakemake.input.features, snakemake.input.knn, snakemake.input.labels)
     models = load_dependencies(method, {dep: snakemake.input[dep] for dep in spec.needs})
+    rows = np.load(snakemake.input.rows) if "rows" in snakemake.input.keys() else None
     predicted = spec.predict(model.to(device), data, cfg, device, models)
     value, curve, curve_pr = search_grid(lambda v: spec.cluster(predicted, data, v, cfg)[0], data.labels,
-                                         grid_from_config(cfg["grid"]), f"{method}: {spec.param}")
+                                         grid_from_config(cfg["grid"]), f"{method}: {spec.param}", rows)
     result.update(value=value, source=choice["source"], split=choice["split"], fscore=dict(curve)[value],
                   curve=curve, curve_pr=curve_pr)
 if ckpt.get("selection"):

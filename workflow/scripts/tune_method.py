@@ -19,10 +19,12 @@ if settings["tune"] == "fixed":
 else:
     nbrs, sims = load_knn(snakemake.input.knn)
     features = np.load(snakemake.input.features) if "features" in snakemake.input.keys() else None
-    logger.info("%s: choosing %s%s on '%s' (%d samples)", method, param,
-                f" and among {choice['candidates']}" if choice["candidates"] else "", choice["split"], nbrs.shape[0])
+    rows = np.load(snakemake.input.rows) if "rows" in snakemake.input.keys() else None
+    logger.info("%s: choosing %s%s on '%s' (%d samples%s)", method, param,
+                f" and among {choice['candidates']}" if choice["candidates"] else "", choice["split"], nbrs.shape[0],
+                f", scored on the {rows.size} held-out ones" if rows is not None else "")
     chosen = choose_graph_method(method, nbrs, sims, np.load(snakemake.input.labels), settings,
-                                 grid_from_config(settings["grid"]), choice["candidates"], features)
+                                 grid_from_config(settings["grid"]), choice["candidates"], features, rows)
     result.update(source=choice["source"], split=choice["split"], **chosen)
 logger.info("%s: %s = %.4f, settings %s (%s)", method, param, result["value"], result["settings"], result["source"])
 save_json(snakemake.output[0], result)

@@ -30,6 +30,15 @@ cosine-similarity matrix and ``same`` the same-label matrix *including its diago
 
 (``type: allmax``; the release's other types average other numbers of pairs: :data:`LOSS_TYPES`.)
 
+Two training knobs beyond the release (issue 20; both default to the release's behaviour):
+``seeds_per_batch`` (1) draws that many distinct seed nodes per step, each with up to
+``batch_neighbours`` order-graph neighbours, the loss taken over their union
+(:func:`batch_nodes`); ``first_layer`` (``sampled``) = ``precomputed`` replaces the first layer's
+per-step neighbour sampling by its full-neighbourhood aggregation of the fixed input features,
+``A·X`` with :func:`gcn_operator` of the training graph, computed once (a step gathers rows of
+it: ~5x faster steps; the second layer is still sampled with ``fanout``). Neither changes the
+network nor inference. ``benchmarks/gcn_recipe.py`` measures them against the untrained network.
+
 Both terms are logged. A GCN whose outputs collapse (a batch all but identical, so ``neg`` sits
 at ``1 + neg_margin`` and nothing moves) is refused with :class:`CollapseError` at the end of
 training and at inference, rather than handed on to become a one-cluster result.
@@ -241,12 +250,15 @@ def train_gcn(
     terms_out: dict[str, list[float]] | None = None,
     seeds_per_batch: int = 1,
     first_layer: str = "sampled",
+    validation=None,
 ) -> tuple[AdaNetsGCN, list]:
     """Train :class:`AdaNetsGCN` on a labelled split (module docstring).
 
     ``knn_nbrs`` (N, ≥ order_k), self first, gives the order graph the output nodes are drawn
     from; ``graph`` (self-loops added if missing) the neighbourhoods the layers sample. The loss
-    terms of every step go to ``terms_out``. Raises :class:`CollapseError` when the last steps'
+    terms of every step go to ``terms_out``. ``seeds_per_batch`` and ``first_layer``: the module
+    docstring (1 and ``sampled`` = the release). ``validation``
+    (:class:`~facecluster.training.loop.Validation`): keep the best checkpoint by its score. Raises :class:`CollapseError` when the last steps'
     batches are all but identical (module docstring).
     """
     if knn_nbrs.shape[1] < order_k:
@@ -276,8 +288,9 @@ def train_gcn(
         return cluster_loss(emb, y[torch.from_numpy(out_nodes).to(device)], **loss_cfg)
 
     terms: dict[str, list[float]] = terms_out if terms_out is not None else {}
-    curve = train_loop(model, schedule, step, "GCN", terms)
-    check_training_not_collapsed(curve, terms, "GCN training")
+    curve = train_loop(model, schedule, step, "GCN", terms, validation=validation)
+    if validation is None or validation.best_step == schedule.steps:  # the kept weights are the last step's
+        check_training_not_collapsed(curve, terms, "GCN training")
     return model, curve
 
 

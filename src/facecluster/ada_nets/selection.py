@@ -19,10 +19,12 @@ from facecluster.graph.ops import threshold_clusters
 
 
 def embedding_score(features: np.ndarray, adjacency: sp.csr_matrix, labels: np.ndarray, ks: list[int],
-                    grid: np.ndarray, device: torch.device) -> Callable[[torch.nn.Module], float]:
+                    grid: np.ndarray, device: torch.device, rows: np.ndarray | None = None
+                    ) -> Callable[[torch.nn.Module], float]:
     """``score(gcn)``: pairwise F of threshold linkage on the kNN of ``gcn``'s embeddings of a
     labelled split on its ``adjacency``, at the best of the ``ks`` widths and the ``grid`` values
-    (0 when no value separates anything, e.g. collapsed embeddings)."""
+    (0 when no value separates anything, e.g. collapsed embeddings), on ``rows`` only when given
+    (the held-out identities within the whole train split)."""
     from facecluster.ada_nets.gcn import embed
 
     width = min(max(ks), features.shape[0])
@@ -35,7 +37,7 @@ def embedding_score(features: np.ndarray, adjacency: sp.csr_matrix, labels: np.n
         nbrs, sims = exact_knn(emb, width, backend="auto")
         try:
             best = choose(lambda c: search_grid(lambda t: threshold_clusters(nbrs[:, :c["k"]], sims[:, :c["k"]], t),
-                                                labels, grid, "GCN validation: tau"),
+                                                labels, grid, "GCN validation: tau", rows),
                           [{"k": k} for k in ks if k <= width] or [{"k": width}], "GCN validation")
         except CollapseError:
             return 0.0

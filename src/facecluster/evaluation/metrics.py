@@ -97,6 +97,27 @@ def pairwise_scores(labels_true: np.ndarray, labels_pred: np.ndarray) -> dict[st
     return _pairwise(*contingency(labels_true, labels_pred))
 
 
+def pairwise_scores_touching(labels_true: np.ndarray, labels_pred: np.ndarray, rows: np.ndarray) -> dict[str, float]:
+    """Pairwise precision, recall and F over the pairs with at least one sample in ``rows``.
+
+    The score of a choice made on held-out identities clustered among the fitting part's samples
+    (README "Choices on validation"): a held-out sample joined to a cluster of fitted samples is
+    a wrong pair, which the pairs *among* ``rows`` alone would not count. Each count is the
+    whole split's minus that of the samples outside ``rows`` (same edge cases as :func:`pairwise_scores`).
+    """
+    t, p = _check(labels_true, labels_pred)
+    outside = np.ones(t.size, dtype=bool)
+    outside[np.asarray(rows)] = False
+    m, b, a = contingency(t, p)
+    tp, pred_pairs, true_pairs = _pairs(m.data), _pairs(a), _pairs(b)
+    if outside.any():
+        mo, bo, ao = contingency(t[outside], p[outside])
+        tp, pred_pairs, true_pairs = tp - _pairs(mo.data), pred_pairs - _pairs(ao), true_pairs - _pairs(bo)
+    precision = tp / pred_pairs if pred_pairs > 0 else 1.0
+    recall = tp / true_pairs if true_pairs > 0 else 1.0
+    return {"precision": precision, "recall": recall, "fscore": _harmonic(precision, recall)}
+
+
 def bcubed_scores(labels_true: np.ndarray, labels_pred: np.ndarray) -> dict[str, float]:
     """BCubed precision, recall and F-score, averaged over samples."""
     return _bcubed(*contingency(labels_true, labels_pred))

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from facecluster.collapse import check_curve_not_flat
-from facecluster.evaluation.metrics import pairwise_scores
+from facecluster.evaluation.metrics import pairwise_scores, pairwise_scores_touching
 from facecluster.progress import Progress
 
 
@@ -28,23 +28,30 @@ def grid_from_config(segments: list[dict]) -> np.ndarray:
     return np.unique(np.concatenate([threshold_grid(**seg) for seg in segments]))
 
 
-def search_grid(cluster: Callable[[float], np.ndarray], labels: np.ndarray, grid: np.ndarray, name: str
+def search_grid(cluster: Callable[[float], np.ndarray], labels: np.ndarray, grid: np.ndarray, name: str,
+                rows: np.ndarray | None = None
                 ) -> tuple[float, list[tuple[float, float]], list[tuple[float, float, float]]]:
     """The grid value whose clustering ``cluster(value)`` has the highest pairwise F against
     ``labels`` (ties: the smallest value) — the one parameter search of the project. A flat
     curve (no value better than another) raises :class:`~facecluster.collapse.CollapseError`.
+
+    ``rows``: score only the pairs that touch these rows
+    (:func:`~facecluster.evaluation.metrics.pairwise_scores_touching`: the held-out identities
+    of the validation part, clustered among the whole train split so that the graph has the
+    density of a full split; README "Choices on validation"); ``labels`` are the whole split's.
 
     Returns ``(best, [(value, F), ...], [(value, precision, recall), ...])``.
     """
     grid = np.sort(np.asarray(grid, dtype=np.float64))
     if grid.size == 0:
         raise ValueError("empty parameter grid")
+
     curve, curve_pr, counts = [], [], []
     progress = Progress(f"{name} search", grid.size)
     for t, value in enumerate(grid):
         clusters = cluster(float(value))
         counts.append(int(np.unique(clusters).size))
-        scores = pairwise_scores(labels, clusters)
+        scores = pairwise_scores(labels, clusters) if rows is None else pairwise_scores_touching(labels, clusters, rows)
         curve.append((float(value), float(scores["fscore"])))
         curve_pr.append((float(value), float(scores["precision"]), float(scores["recall"])))
         progress.update(t + 1, f"{name}={value:.4f} F={scores['fscore']:.4f}")

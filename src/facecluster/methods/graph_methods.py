@@ -74,19 +74,21 @@ def run_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, value: float
 
 
 def tune_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray, settings: dict,
-                      grid: np.ndarray, features: np.ndarray | None = None
+                      grid: np.ndarray, features: np.ndarray | None = None, rows: np.ndarray | None = None
                       ) -> tuple[float, list[tuple[float, float]], list[tuple[float, float, float]]]:
-    """:func:`search_grid` of a graph method's parameter on a labelled split."""
+    """:func:`search_grid` of a graph method's parameter on a labelled split (scored on ``rows`` when given)."""
     k = _columns(name, nbrs, settings)
     prepare = RUNNERS[name].prepare
     prepared = prepare(nbrs[:, :k], features, settings) if prepare else {}
     return search_grid(lambda v: run_graph_method(name, nbrs, sims, v, settings, features, **prepared), labels, grid,
-                       f"{name}: {registry.METHODS[name].param}")
+                       f"{name}: {registry.METHODS[name].param}", rows)
 
 
 def choose_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray, settings: dict,
-                        grid: np.ndarray, candidates: list[dict], features: np.ndarray | None = None) -> dict:
+                        grid: np.ndarray, candidates: list[dict], features: np.ndarray | None = None,
+                        rows: np.ndarray | None = None) -> dict:
     """The tuned record (:func:`~facecluster.evaluation.search.choose`) of a graph method on a
-    labelled split: its parameter searched for each candidate setting (e.g. ``k``) laid over ``settings``."""
-    return choose(lambda cand: tune_graph_method(name, nbrs, sims, labels, {**settings, **cand}, grid, features),
+    labelled split: its parameter searched for each candidate setting (e.g. ``k``) laid over
+    ``settings``, scored on ``rows`` when given."""
+    return choose(lambda cand: tune_graph_method(name, nbrs, sims, labels, {**settings, **cand}, grid, features, rows),
                   candidates, name)

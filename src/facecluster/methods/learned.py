@@ -22,7 +22,7 @@ import torch
 from facecluster import registry
 from facecluster.methods import gcn_e, gcn_v, lce, lgcn, pivot_subgraph
 from facecluster.graph.knn import exact_knn
-from facecluster.evaluation.metrics import pairwise_scores
+from facecluster.evaluation.metrics import pairwise_scores, pairwise_scores_touching
 from facecluster.progress import logger
 from facecluster.training.checkpoints import load_model
 from facecluster.training.loop import SGDSchedule, Validation, seed_everything
@@ -177,9 +177,11 @@ def load_dependencies(name: str, paths: dict[str, str]) -> dict:
     return models
 
 
-def validation_score(name: str, data: SplitData, cfg: dict, device, models: dict) -> Callable[[torch.nn.Module], float]:
-    """``score(model)``: pairwise F on a labelled split (the validation part) at the method's best
-    parameter value on its grid (``tune: fixed``: at the configured value; ``lce``: its clustering)."""
+def validation_score(name: str, data: SplitData, cfg: dict, device, models: dict, rows: np.ndarray | None = None
+                     ) -> Callable[[torch.nn.Module], float]:
+    """``score(model)``: pairwise F on a labelled split at the method's best parameter value on its
+    grid (``tune: fixed``: at the configured value; ``lce``: its clustering), on ``rows`` only when
+    given (the validation part's held-out identities, clustered within the whole train split)."""
     from facecluster.collapse import CollapseError
     from facecluster.evaluation.search import grid_from_config, search_grid
 
@@ -189,10 +191,13 @@ def validation_score(name: str, data: SplitData, cfg: dict, device, models: dict
         predicted = spec.predict(model, data, cfg, device, models)
         if spec.param is None or cfg["tune"] == "fixed":
             value = cfg.get(spec.param) if spec.param else None
-            return float(pairwise_scores(data.labels, spec.cluster(predicted, data, value, cfg)[0])["fscore"])
+            clusters = spec.cluster(predicted, data, value, cfg)[0]
+            scores = (pairwise_scores(data.labels, clusters) if rows is None
+                      else pairwise_scores_touching(data.labels, clusters, rows))
+            return float(scores["fscore"])
         try:
             value, curve, _ = search_grid(lambda v: spec.cluster(predicted, data, v, cfg)[0], data.labels,
-                                          grid_from_config(cfg["grid"]), f"{name} validation: {spec.param}")
+                                          grid_from_config(cfg["grid"]), f"{name} validation: {spec.param}", rows)
         except CollapseError:  # a flat curve: no parameter value separates anything yet
             return 0.0
         return float(dict(curve)[value])
@@ -201,19 +206,22 @@ def validation_score(name: str, data: SplitData, cfg: dict, device, models: dict
 
 
 def fit_learned(name: str, fit: SplitData, val: SplitData | None, cfg: dict, candidates: list[dict], checkpoints: int,
-                device, models: dict) -> tuple[torch.nn.Module, list, dict, dict]:
+                device, models: dict, val_rows: np.ndarray | None = None) -> tuple[torch.nn.Module, list, dict, dict]:
     """Train ``name`` on ``fit`` once per candidate setting (``[{}]``: the settings as given), each
     from the same seed, keeping each run's best checkpoint by :func:`validation_score` on ``val``
-    (``checkpoints`` evenly spaced evaluations), and return the best candidate's
+    (``checkpoints`` evenly spaced evaluations and the initial weights, step 0), and return the best candidate's
     ``(model, loss curve, arch, selection)``; ``selection`` holds the chosen settings
     (``chosen``), the settings they make (``config``) and every candidate's validation curve.
-    Without ``val`` (validation off) the one model trained with ``cfg`` is returned as it ends."""
+    ``val_rows``: the rows of ``val`` that are scored (the held-out identities when ``val`` is the
+    whole train split). Without ``val`` (validation off) the one model trained with ``cfg`` is
+    returned as it ends."""
     spec = LEARNED[name]
     runs, best = [], None
     for cand in candidates or [{}]:
         c = {**cfg, **cand}
         seed_everything(c["seed"])
-        validation = Validation(validation_score(name, val, c, device, models), checkpoints) if val is not None else None
+        validation = (Validation(validation_score(name, val, c, device, models, val_rows), checkpoints, initial=True)
+                      if val is not None else None)
         if cand:
             logger.info("%s: candidate %s", name, cand)
         model, curve, arch = spec.train(fit, c, device, np.random.default_rng(c["seed"]), models, validation)

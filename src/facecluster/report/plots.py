@@ -94,12 +94,16 @@ def _running_mean(values: np.ndarray) -> tuple[int, np.ndarray]:
 
 
 def training_curves(curves: dict[str, list], path: str, terms: dict[str, dict[str, list]] | None = None,
-                    references: dict[str, dict[str, float]] | None = None) -> None:
+                    references: dict[str, dict[str, float]] | None = None,
+                    validation: dict[str, dict] | None = None) -> None:
     """One column per trained model. Top: loss per step (thin), its running mean (thick), the
     running means of its parts (``pos``, ``neg``) and the lr (twin axis). Bottom (when the model
     logged other per-step terms, e.g. the hardest cross-identity cosine or the batch |k̂ − k*|):
-    their running means, with horizontal ``references[name]`` lines (e.g. the best constant)."""
-    terms, references = terms or {}, references or {}
+    their running means, with horizontal ``references[name]`` lines (e.g. the best constant).
+    ``validation[name]`` (a checkpoint's ``validation`` record: ``curve`` of ``(step, F)``, step 0
+    = the untrained network, and ``best_step``): its validation F on a third axis of the top panel,
+    the kept checkpoint circled."""
+    terms, references, validation = terms or {}, references or {}, validation or {}
     extra = {n: {k: v for k, v in terms.get(n, {}).items() if k not in LOSS_PARTS and len(v) == len(c)}
              for n, c in curves.items()}
     rows = 2 if any(extra.values()) else 1
@@ -123,6 +127,17 @@ def training_curves(curves: dict[str, list], path: str, terms: dict[str, dict[st
         twin = ax.twinx()
         twin.plot(step, lr, color="grey", ls=":", lw=1)
         twin.set_ylabel("learning rate", color="grey")
+        val = validation.get(name) or {}
+        if val.get("curve"):
+            vx = ax.twinx()
+            vx.spines["right"].set_position(("axes", 1.18))
+            vs, vf = np.array(val["curve"], dtype=float).T
+            vx.plot(vs, vf, "o-", color="tab:green", lw=1.5, ms=4, label="validation pairwise F (step 0 = untrained)")
+            kept = dict(val["curve"]).get(val.get("best_step"))
+            if kept is not None:
+                vx.plot([val["best_step"]], [kept], "o", ms=11, mfc="none", mec="black", label="kept checkpoint")
+            vx.set_ylabel("validation pairwise F", color="tab:green")
+            vx.legend(fontsize=7, loc="lower right")
         if rows == 2:
             bx = axes[1, col]
             for key, values in extra[name].items():
