@@ -47,7 +47,7 @@ def test_minimal_config_has_complete_consistent_defaults(tmp_path):
     ds = load(tmp_path)
     assert ds["training"] == "cpu"
     # every training stage has a budget (the old schema left these without a default: KeyError 'train')
-    assert ds["adaptive_filter"]["train"]["steps"] == 800 and ds["gcn"]["train"]["steps"] == 500
+    assert ds["adaptive_filter"]["train"]["steps"] == 800 and ds["gcn"]["train"]["steps"] == 150
     for m in registry.LEARNED:
         assert ds["methods"][m]["train"]["steps"] > 0
     # the widths that read the kNN graph fit inside it (the old defaults: knn.k 80, gcn.order_k 256)

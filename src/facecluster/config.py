@@ -50,7 +50,7 @@ TRAINING_PRESETS: dict[str, dict[str, Any]] = {
             "batch_size": 64,
             "train": {"steps": 800, "lr": 0.002, "optimizer": "adam", "warmup": 80, "weight_decay": 0.00001},
         },
-        "gcn": {"train": {"steps": 500, "lr": 0.001, "optimizer": "adam", "warmup": 50, "weight_decay": 0.00001}},
+        "gcn": {"train": {"steps": 150, "lr": 0.001, "optimizer": "adam", "warmup": 50, "weight_decay": 0.00001}},
         "methods": {
             "gcn_v": {"hidden": 256, "train": {"steps": 200, "lr": 0.001, "optimizer": "adam", "warmup": 20}},
             "gcn_ve": {"k": 20, "hidden": 64, "batch_size": 64,
@@ -321,7 +321,7 @@ def split_sizes(ds: dict) -> dict[str, int]:
                 from facecluster.data.synthetic import SyntheticParams
 
                 sizes[split] = SyntheticParams().n_samples
-        elif os.path.exists(files["features"]):
+        elif files.get("features") and os.path.exists(files["features"]):
             rows = _feature_rows(files["features"], ds["feature_dim"])
             if rows is not None:
                 sizes[split] = rows

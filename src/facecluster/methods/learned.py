@@ -220,7 +220,9 @@ def fit_learned(name: str, fit: SplitData, val: SplitData | None, cfg: dict, can
     for cand in candidates or [{}]:
         c = {**cfg, **cand}
         seed_everything(c["seed"])
-        validation = (Validation(validation_score(name, val, c, device, models, val_rows), checkpoints, initial=True)
+        # LCE: scored once, at the end (an untrained LCE means nothing; measured: its last checkpoint is its best)
+        validation = (Validation(validation_score(name, val, c, device, models, val_rows),
+                                 1 if name == "lce" else checkpoints, initial=name != "lce")
                       if val is not None else None)
         if cand:
             logger.info("%s: candidate %s", name, cand)
