@@ -117,3 +117,29 @@ def test_a_split_named_like_the_validation_part_is_refused(tmp_path):
     p.write_text(yaml.safe_dump(ds))
     with pytest.raises(ConfigError, match="splits.train_val: this name is taken by the validation part"):
         load_dataset(p)
+
+
+def test_coarse_to_fine_search_finds_a_unimodal_peak_with_fewer_clusterings():
+    from facecluster.evaluation.search import search_grid
+
+    grid = np.round(np.arange(0.30, 0.951, 0.01), 2)  # the shipped 66-value grid
+    labels = np.repeat(np.arange(40), 10)
+    calls = []
+
+    def cluster(v):  # perfect at 0.67; d grid steps below it d identity pairs merge, above it d identities split
+        calls.append(v)
+        d = int(round(abs(v - 0.67) * 100))
+        out = labels.copy()
+        if v < 0.67:
+            merged = labels < 2 * min(d, 20)
+            out[merged] = labels[merged] // 2
+        else:
+            split = labels < min(d, 40)
+            out[split] = 1000 + np.flatnonzero(split)
+        return out
+
+    best, curve, _ = search_grid(cluster, labels, grid, "toy")
+    assert best == pytest.approx(0.67) and len(calls) < 30 and len(curve) == len(calls)
+    calls.clear()
+    full_best, full_curve, _ = search_grid(cluster, labels, grid, "toy", coarse=None)
+    assert full_best == best and len(full_curve) == len(calls) == 66
