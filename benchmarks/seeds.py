@@ -7,7 +7,7 @@ seed: the benchmark data stay the same) and the real workflow runs in its own wo
 deterministic upstream artifacts (features, kNN, structure space, max-Q) are recomputed there:
 about a minute per dataset.
 
-Besides the configured Ada-NETS clustering (τ chosen on the train split) it scores the release's
+Besides the configured Ada-NETS clustering (τ and k chosen on the validation part) it scores the release's
 clustering policy on the same embeddings: the top-121 kNN of the GCN embeddings (self included)
 linked at a fixed cosine 0.96, connected components (the authors' ``GCN/cluster.py``) —
 "ada_nets (release τ 0.96)".
