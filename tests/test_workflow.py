@@ -77,8 +77,8 @@ def test_tiny_end_to_end(tmp_path):
     for part, rows in (("train_fit", fit_rows), ("train_val", val_rows)):
         assert np.array_equal(np.load(res / part / "features.npy"), train_x[rows])
         assert np.array_equal(np.load(res / part / "labels.npy"), train_y[rows])
-    assert not (res / "train" / "knn.npz").exists()  # nothing is fitted or chosen on the whole train split
-    for split, n in (("train_val", val_rows.size), ("test", 600)):
+    # choices cluster the whole train split (a full split's density) and score the validation part's pairs
+    for split, n in (("train", 600), ("test", 600)):
         with np.load(res / split / "knn.npz") as z:
             nbrs, sims = z["nbrs"], z["sims"]
         assert nbrs.dtype == np.int32 and sims.dtype == np.float32 and nbrs.shape == (n, 32)
@@ -96,6 +96,7 @@ def test_tiny_end_to_end(tmp_path):
     assert m["n_clusters_pred"] == len(np.unique(clusters))
     tuned = json.loads((res / "models" / "knn_cc_tuned.json").read_text())
     assert m["params"]["tau"] == tuned["value"] and "validation part 'train_val'" in m["params"]["tau_source"]
+    assert "within the train split 'train'" in tuned["source"] and tuned["split"] == "train"
     # k chosen on validation among the registry's candidates that fit knn.k = 32 (the YAML sets none)
     assert [c["settings"]["k"] for c in tuned["candidates"]] == [5, 10, 20]
     best = max(tuned["candidates"], key=lambda c: c["fscore"])
