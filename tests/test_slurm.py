@@ -41,7 +41,9 @@ def test_slurm_dry_run_shows_knn_shards_and_gpu_requests(repo_config_workdir):
     placeholders(repo_config_workdir, "ms1m", ["part9_test"])
     out = run_snakemake(repo_config_workdir, "-n", "--executor", "slurm", "--jobs", "8", "--profile", SLURM_PROFILE,
                         "results/ms1m/part9_test/metrics.json", "results/ms1m/part9_test/methods/gcn_ve/metrics.json").stdout
-    assert out.count("rule knn_shard:") == 32  # 8 shards each: kNN and embedding kNN of part9_test and part0_train
+    # 8 shards each: kNN and embedding kNN of part9_test and of part0_train (the context of every choice),
+    # and the kNN of part0_train_fit (what the models are fitted on)
+    assert out.count("rule knn_shard:") == 40
     for rule in GPU_RULES:  # every gpu=1 rule of facecluster.registry, learned methods included
         block = out[out.index(f"rule {rule}:"):]
         block = block[: block.index("\n\n")]
