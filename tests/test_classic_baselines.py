@@ -118,6 +118,25 @@ def test_fast_hac_is_single_linkage_on_all_features_in_euclidean_distance():
     assert len(np.unique(fast_hac(pair(0.7), 0.72))) == 2
 
 
+def test_dense_single_linkage_matches_fastcluster():
+    # fastcluster (the release's library, a different algorithm) on clustered data: the same merge
+    # heights and the same flat clusters at every cut
+    import fastcluster
+    from scipy.cluster.hierarchy import fcluster
+
+    from facecluster.methods.classic import dense_single_linkage
+
+    rng = np.random.default_rng(4)
+    centres = rng.normal(size=(30, 16))
+    x = unit_rows(centres[rng.integers(0, 30, 900)] + 0.35 * rng.normal(size=(900, 16)))
+    ours = dense_single_linkage(x)
+    theirs = fastcluster.linkage_vector(x.astype(np.float64), method="single", metric="euclidean")
+    np.testing.assert_allclose(ours[:, 2], theirs[:, 2], atol=1e-5)
+    np.testing.assert_array_equal(ours[:, 3].max(), 900)
+    for cut in np.quantile(theirs[:, 2], [0.1, 0.5, 0.9, 0.99]) + 1e-4:
+        assert same_partition(fcluster(ours, cut, criterion="distance"), fcluster(theirs, cut, criterion="distance"))
+
+
 def test_fast_hac_above_its_limit_stops_or_falls_back_to_the_knn_graph():
     rng = np.random.default_rng(1)
     x = unit_rows(rng.normal(size=(200, 8)))
@@ -217,6 +236,21 @@ def test_leiden_two_communities():
     nbrs, sims = knn_of(sim, 12)
     assert same_partition(leiden(nbrs, sims, resolution=0.5), truth)
     assert len(np.unique(leiden(nbrs, sims, resolution=0.95))) == 12  # denser than any pair can be
+
+
+def test_leiden_seeded_whatever_the_global_random_state():
+    import random
+
+    rng = np.random.default_rng(3)
+    feats = rng.normal(size=(400, 16)).astype(np.float32)
+    feats /= np.linalg.norm(feats, axis=1, keepdims=True)
+    nbrs, sims = knn_of(feats @ feats.T, 10)
+    random.seed(1)
+    a = leiden(nbrs, sims, resolution=0.1, seed=5)
+    random.seed(2)
+    b = leiden(nbrs, sims, resolution=0.1, seed=5)
+    assert np.array_equal(a, b)
+    assert random.random() == random.Random(2).random()  # the global generator is left as it was
 
 
 def test_minibatch_kmeans_separated_blobs():

@@ -75,7 +75,8 @@ def test_fast_hac_linkage_in_a_child_process_equals_the_in_process_one():
     np.testing.assert_array_equal(classic.single_linkage(x, max_seconds=600), classic.single_linkage(x))
 
 
-def test_fast_hac_refused_at_once_or_falls_back_when_its_estimate_is_over_the_limit():
+def test_fast_hac_refused_at_once_or_falls_back_when_its_estimate_is_over_the_limit(monkeypatch):
+    monkeypatch.setattr(classic, "DENSE_LINKAGE_MAX", 0)  # fastcluster's path (the dense one takes seconds)
     x = _unit(6000)
     nbrs = np.argsort(-(x @ x.T), axis=1)[:, :10]
     sims = np.take_along_axis(x @ x.T, nbrs, 1)

@@ -63,6 +63,13 @@ class Method:
 GRAPH_K = tuple({"k": k} for k in (5, 10, 20, 40, 80))
 
 
+#: fast_hac's exact single linkage: up to this many samples by Prim's tree on a dense N x N
+#: float32 distance matrix (2.3 GB at 24,000; seconds), above it by fastcluster's memory-saving
+#: path (minutes; ``max_seconds`` and ``fallback`` apply). Here because the workflow sizes the
+#: job's memory with it and must not import numba.
+DENSE_LINKAGE_MAX = 24_000
+
+
 def _graph(name: str, param: str, description: str, module: str = "facecluster.methods.classic",
            input: str = "knn", candidates: tuple[dict, ...] = GRAPH_K) -> Method:
     return Method(name, "graph", param, input, description, module, knn_widths=((f"methods.{name}.k", 0),),

@@ -246,6 +246,32 @@ def mem_mb_from_input(factor=3.0, floor=1000):
     return _mem
 
 
+# Graph methods that use more than one core: numba's parallel rank-order distances and
+# scikit-learn's k-means (OpenMP). The others (scipy, igraph, fastcluster, serial numba) use one,
+# so two of them share a 2-core machine instead of each holding both cores.
+MULTICORE_METHODS = ("approx_rank_order", "minibatch_kmeans")
+
+
+def method_threads(wildcards):
+    """threads of a non-learned method's jobs: all cores for the multi-core ones, else 1."""
+    return workflow.cores if wildcards.method in MULTICORE_METHODS else 1
+
+
+def method_mem_mb(factor=6.0, floor=1000):
+    """resources.mem_mb of a non-learned method's jobs: ``factor`` x the input, plus fast_hac's dense
+    N x N float32 distance matrix (N from the features file: float32 rows of feature_dim)."""
+
+    def _mem(wildcards, input, attempt):
+        mb = max(floor, factor * input.size_mb)
+        if getattr(wildcards, "method", None) == "fast_hac" and "features" in input.keys():
+            n = os.path.getsize(input.features) / (4 * DATASETS[wildcards.ds]["feature_dim"]) if os.path.exists(input.features) else 0
+            if n <= registry.DENSE_LINKAGE_MAX:
+                mb += 2 * n * n * 4 / 1e6  # the matrix and its BLAS product
+        return int(mb * attempt)
+
+    return _mem
+
+
 def runtime_from_input(minutes=10, per_gb=60):
     """resources.runtime (minutes): ``minutes`` plus ``per_gb`` per GB of input, doubled per retry."""
 

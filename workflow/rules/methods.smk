@@ -20,9 +20,9 @@ rule tune_method:
         "logs/{ds}/tune_{method}.log",
     benchmark:
         "results/{ds}/benchmarks/tune_{method}.tsv"
-    threads: workflow.cores
+    threads: method_threads
     resources:
-        mem_mb=mem_mb_from_input(factor=6.0),
+        mem_mb=method_mem_mb(factor=6.0),
         runtime=runtime_from_input(minutes=30, per_gb=120),
     script:
         "../scripts/tune_method.py"
@@ -45,9 +45,9 @@ rule cluster_method:
         "logs/{ds}/{split}/{method}.log",
     benchmark:
         "results/{ds}/benchmarks/{split}/{method}.tsv"
-    threads: workflow.cores
+    threads: method_threads
     resources:
-        mem_mb=mem_mb_from_input(factor=6.0),
+        mem_mb=method_mem_mb(factor=6.0),
         runtime=runtime_from_input(minutes=10, per_gb=30),
     script:
         "../scripts/cluster_method.py"

@@ -2,6 +2,10 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
+from facecluster.threads import limit_threads
+
+limit_threads(snakemake.threads)
+
 import numpy as np
 
 from facecluster.data.io import load_knn, save_json
