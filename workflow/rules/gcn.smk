@@ -18,7 +18,7 @@ rule train_gcn:
         "logs/{ds}/train_gcn.log",
     benchmark:
         "results/{ds}/benchmarks/train_gcn.tsv"
-    threads: workflow.cores
+    threads: TRAINING_THREADS
     resources:
         mem_mb=mem_mb_from_input(factor=4.0, floor=4000),
         runtime=720,

@@ -22,7 +22,7 @@ rule train_learned:
         "logs/{ds}/train_{method}.log",
     benchmark:
         "results/{ds}/benchmarks/train_{method}.tsv"
-    threads: workflow.cores
+    threads: TRAINING_THREADS
     resources:
         mem_mb=mem_mb_from_input(factor=6.0, floor=4000),
         runtime=720,
