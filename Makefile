@@ -51,14 +51,8 @@ data:
 	elif [ -d "$(NPMSCOPE)" ]; then ln -s "$$(cd "$(NPMSCOPE)" && pwd)" resources/npmscope && echo "linked resources/npmscope -> $(NPMSCOPE)"; \
 	else echo "$(NPMSCOPE) not found: the npmscope dataset is skipped"; fi
 
-# The GPU-capable rules declare gpu=1 and the profile lets one run at a time (one GPU). Where no
-# NVIDIA GPU is visible they train on the CPU, and the limit only serialises them: `make run`
-# lifts it there, so two training jobs (half the cores each) run side by side.
-NGPU := $(shell nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
-GPU_LIMIT := $(if $(filter-out 0,$(NGPU)),,--resources gpu=$(shell nproc))
-
 run: $(STAMP) data
-	$(BIN)/snakemake --profile profiles/default --cores $(CORES) $(GPU_LIMIT)
+	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
 
 # The Snakemake HTML report of the default run (after `make run`): report.html, self-contained.
 report: $(STAMP)
@@ -87,7 +81,7 @@ browser:
 	else echo "no root/apt-get: the report's headless-browser test will be skipped"; fi
 
 test: $(STAMP) data slurm browser
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=15 tests
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

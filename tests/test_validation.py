@@ -72,6 +72,21 @@ def test_best_checkpoint_is_restored_and_initial_weights_can_win():
     assert checkpoint_steps(10, 3) == [3, 7, 10] and checkpoint_steps(2, 5) == [1, 2]
 
 
+def test_early_stopping_after_patience_checkpoints_without_a_better_score():
+    """w walks from 0 towards 1; a score preferring w = 0 never improves after step 0, so with
+    patience 2 training stops at the second checkpoint (step 10 of 40) and keeps step 0; a score
+    preferring w = 1 improves at every checkpoint and runs all 40 steps; patience None runs all."""
+    sched = SGDSchedule(steps=40, lr=0.05, momentum=0.0, weight_decay=0.0)
+    for target, patience, last_step, stopped in ((0.0, 2, 10, 10), (1.0, 2, 40, None), (0.0, None, 40, None)):
+        torch.manual_seed(0)
+        model = _Scalar()
+        val = Validation(lambda m: -abs(float(m.w) - target), checkpoints=8, initial=True, patience=patience)
+        curve = train_loop(model, sched, lambda _: (model.w - 1.0) ** 2, "toy", validation=val)
+        assert curve[-1][0] == last_step and val.stopped_at == stopped
+        assert [s for s, _ in val.curve][-1] == last_step
+    assert val.best_step == 0 and float(model.w.detach()) == 0.0  # patience None, target 0: initial weights kept
+
+
 def _tiny_ds(tmp_path, **extra):
     ds = {"name": "mine", "format": "npy", "feature_dim": 8, "train_split": "train",
           "splits": {"train": {"features": "x.npy", "labels": "y.npy", "n_samples": 2000},

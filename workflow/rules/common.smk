@@ -252,13 +252,6 @@ def mem_mb_from_input(factor=3.0, floor=1000):
 MULTICORE_METHODS = ("approx_rank_order", "minibatch_kmeans")
 
 
-# Training jobs (the filter, the Ada-NETS GCN, the learned methods) take half the cores, so two
-# train side by side: on the 2-core machine one GCN-V training took 150 s on 2 threads and 228 s
-# on 1 (torch's intra-op scaling is 1.5x there), so two at once finish in 228 s instead of 300.
-# Fixed per machine (a job's numbers do not depend on what else runs).
-TRAINING_THREADS = max(1, (workflow.cores or 2) // 2)
-
-
 def method_threads(wildcards):
     """threads of a non-learned method's jobs: all cores for the multi-core ones, else 1."""
     return workflow.cores if wildcards.method in MULTICORE_METHODS else 1

@@ -17,7 +17,7 @@ rule train_adaptive_filter:
         "logs/{ds}/train_adaptive_filter.log",
     benchmark:
         "results/{ds}/benchmarks/train_adaptive_filter.tsv"
-    threads: TRAINING_THREADS
+    threads: workflow.cores
     resources:
         mem_mb=mem_mb_from_input(factor=4.0, floor=4000),
         runtime=720,

@@ -12,13 +12,14 @@ rule train_gcn:
         cluster=lookup(dpath="datasets/{ds}/cluster", within=config),
         choice=choice_params,
         checkpoints=lookup(dpath="datasets/{ds}/validation/checkpoints", within=config),
+        patience=lookup(dpath="datasets/{ds}/validation/patience", within=config),
     conda:
         "../../envs/cpu.yaml"
     log:
         "logs/{ds}/train_gcn.log",
     benchmark:
         "results/{ds}/benchmarks/train_gcn.tsv"
-    threads: TRAINING_THREADS
+    threads: workflow.cores
     resources:
         mem_mb=mem_mb_from_input(factor=4.0, floor=4000),
         runtime=720,

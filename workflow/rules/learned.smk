@@ -16,13 +16,14 @@ rule train_learned:
         settings=method_settings,
         choice=choice_params,
         checkpoints=lookup(dpath="datasets/{ds}/validation/checkpoints", within=config),
+        patience=lookup(dpath="datasets/{ds}/validation/patience", within=config),
     conda:
         "../../envs/cpu.yaml"
     log:
         "logs/{ds}/train_{method}.log",
     benchmark:
         "results/{ds}/benchmarks/train_{method}.tsv"
-    threads: TRAINING_THREADS
+    threads: workflow.cores
     resources:
         mem_mb=mem_mb_from_input(factor=6.0, floor=4000),
         runtime=720,

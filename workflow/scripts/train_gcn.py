@@ -29,7 +29,7 @@ if "val_features" in snakemake.input.keys():  # the best checkpoint (initial wei
     score = embedding_score(np.load(snakemake.input.val_features), load_sparse(snakemake.input.val_adjacency),
                             np.load(snakemake.input.val_labels), ks, grid_from_config(snakemake.params.cluster["grid"]),
                             device, val_rows)
-    validation = Validation(score, snakemake.params.checkpoints, initial=True)
+    validation = Validation(score, snakemake.params.checkpoints, initial=True, patience=snakemake.params.patience)
 terms = {}
 model, curve = train_gcn(
     features, np.load(snakemake.input.labels), nbrs, load_sparse(snakemake.input.graph),
@@ -40,6 +40,7 @@ model, curve = train_gcn(
 extra = {"loss_terms": terms}
 if validation is not None:
     extra["validation"] = {"curve": validation.curve, "best_step": validation.best_step, "best_score": validation.best_score,
+                           "stopped_at": validation.stopped_at,
                            "untrained_score": dict(validation.curve).get(0), "split": choice["split"],
                            "scored": "validation part" if val_rows is not None else "every row"}
     logger.info("validation F of the untrained network %.4f, kept step %d: %.4f", extra["validation"]["untrained_score"],

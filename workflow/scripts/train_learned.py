@@ -25,7 +25,7 @@ logger.info("training %s on %d nodes%s, device %s", method, fit.features.shape[0
             f"{f', {val_rows.size} of them scored' if val_rows is not None else ''})" if val is not None else "", device)
 model, curve, arch, selection = fit_learned(method, fit, val, cfg, choice["candidates"] if val is not None else [],
                                             snakemake.params.checkpoints,
-                                            device, models, val_rows)
+                                            device, models, val_rows, snakemake.params.patience)
 kind = arch.pop("kind")
 logger.info("%s: chosen settings %s", method, selection["chosen"] or "(as configured)")
 save_model(snakemake.output[0], model, kind, arch, selection["config"], curve,

@@ -206,15 +206,17 @@ def validation_score(name: str, data: SplitData, cfg: dict, device, models: dict
 
 
 def fit_learned(name: str, fit: SplitData, val: SplitData | None, cfg: dict, candidates: list[dict], checkpoints: int,
-                device, models: dict, val_rows: np.ndarray | None = None) -> tuple[torch.nn.Module, list, dict, dict]:
+                device, models: dict, val_rows: np.ndarray | None = None, patience: int | None = None
+                ) -> tuple[torch.nn.Module, list, dict, dict]:
     """Train ``name`` on ``fit`` once per candidate setting (``[{}]``: the settings as given), each
     from the same seed, keeping each run's best checkpoint by :func:`validation_score` on ``val``
     (``checkpoints`` evenly spaced evaluations and the initial weights, step 0), and return the best candidate's
     ``(model, loss curve, arch, selection)``; ``selection`` holds the chosen settings
     (``chosen``), the settings they make (``config``) and every candidate's validation curve.
     ``val_rows``: the rows of ``val`` that are scored (the held-out identities when ``val`` is the
-    whole train split). Without ``val`` (validation off) the one model trained with ``cfg`` is
-    returned as it ends."""
+    whole train split). ``patience``: a run stops early after that many checkpoints without a better
+    validation score (:class:`~facecluster.training.loop.Validation`). Without ``val`` (validation
+    off) the one model trained with ``cfg`` is returned as it ends."""
     spec = LEARNED[name]
     runs, best = [], None
     for cand in candidates or [{}]:
@@ -222,14 +224,15 @@ def fit_learned(name: str, fit: SplitData, val: SplitData | None, cfg: dict, can
         seed_everything(c["seed"])
         # LCE: scored once, at the end (an untrained LCE means nothing; measured: its last checkpoint is its best)
         validation = (Validation(validation_score(name, val, c, device, models, val_rows),
-                                 1 if name == "lce" else checkpoints, initial=name != "lce")
+                                 1 if name == "lce" else checkpoints, initial=name != "lce", patience=patience)
                       if val is not None else None)
         if cand:
             logger.info("%s: candidate %s", name, cand)
         model, curve, arch = spec.train(fit, c, device, np.random.default_rng(c["seed"]), models, validation)
         run = {"settings": dict(cand)}
         if validation is not None:
-            run.update(score=validation.best_score, best_step=validation.best_step, curve=validation.curve)
+            run.update(score=validation.best_score, best_step=validation.best_step, curve=validation.curve,
+                       stopped_at=validation.stopped_at)
             logger.info("%s: candidate %s: validation F %.4f (step %d of %d)", name, cand or "(configured)",
                         validation.best_score, validation.best_step, len(curve))
         runs.append(run)

@@ -123,12 +123,16 @@ class Validation:
     whole network while its PCENet stage trains): see :meth:`of`. ``initial``: score the network
     before the first step too (step 0: its initial weights, which are kept if no checkpoint beats
     them). ``curve`` collects ``(step, score)``; ``best_step``/``best_score`` the kept one.
+    ``patience``: early stopping — training ends once this many checkpoints in a row have not beaten
+    the best score so far (None: it runs every step); ``stopped_at`` is the step it ended at then.
     """
 
     score: Callable[[torch.nn.Module], float]
     checkpoints: int = 4
     initial: bool = False
     scored: torch.nn.Module | None = None
+    patience: int | None = None
+    stopped_at: int | None = None
     curve: list[tuple[int, float]] = field(default_factory=list)
     best_step: int | None = None
     best_score: float = -math.inf
@@ -165,9 +169,10 @@ def train_loop(
     running = None
     check_at = set(checkpoint_steps(schedule.steps, validation.checkpoints)) if validation else set()
     best_state = None
+    since_best = 0
 
     def checkpoint(step: int) -> None:
-        nonlocal best_state
+        nonlocal best_state, since_best
         model.eval()
         with torch.no_grad():
             score = float(validation.score(validation.scored or model))
@@ -177,6 +182,9 @@ def train_loop(
         if score > validation.best_score:
             validation.best_step, validation.best_score = step, score
             best_state = copy.deepcopy(model.state_dict())
+            since_best = 0
+        else:
+            since_best += 1
 
     if validation is not None and validation.initial:
         checkpoint(0)
@@ -204,6 +212,12 @@ def train_loop(
                         running, parts, lr, step / (now - start))
         if step in check_at:
             checkpoint(step)
+            if validation.patience is not None and since_best >= validation.patience and step < schedule.steps:
+                validation.stopped_at = step
+                logger.info("%s: stopped early at step %d of %d: %d checkpoint(s) without beating the validation "
+                            "score %.4f of step %d (validation.patience %d)", name, step, schedule.steps, since_best,
+                            validation.best_score, validation.best_step, validation.patience)
+                break
     logger.info("%s: %s", name, summarise_curve(curve, terms_log))
     if best_state is not None:
         model.load_state_dict(best_state)
