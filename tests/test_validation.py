@@ -85,6 +85,11 @@ def test_early_stopping_after_patience_checkpoints_without_a_better_score():
         assert curve[-1][0] == last_step and val.stopped_at == stopped
         assert [s for s, _ in val.curve][-1] == last_step
     assert val.best_step == 0 and float(model.w.detach()) == 0.0  # patience None, target 0: initial weights kept
+    # a plateau (the same score at every checkpoint, e.g. F 0 before anything is learned) is not a decline
+    model = _Scalar()
+    val = Validation(lambda m: 0.0, checkpoints=8, initial=True, patience=1)
+    assert train_loop(model, sched, lambda _: (model.w - 1.0) ** 2, "toy", validation=val)[-1][0] == 40
+    assert val.stopped_at is None and val.best_step == 0
 
 
 def _tiny_ds(tmp_path, **extra):

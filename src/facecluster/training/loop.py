@@ -123,8 +123,10 @@ class Validation:
     whole network while its PCENet stage trains): see :meth:`of`. ``initial``: score the network
     before the first step too (step 0: its initial weights, which are kept if no checkpoint beats
     them). ``curve`` collects ``(step, score)``; ``best_step``/``best_score`` the kept one.
-    ``patience``: early stopping — training ends once this many checkpoints in a row have not beaten
-    the best score so far (None: it runs every step); ``stopped_at`` is the step it ended at then.
+    ``patience``: early stopping — training ends once this many checkpoints have scored below the
+    best score so far since it was set (an equal score is a plateau and does not count: L-GCN's F
+    is 0 until its edges cross the threshold); None: every step is run. ``stopped_at`` is the
+    step it ended at then.
     """
 
     score: Callable[[torch.nn.Module], float]
@@ -183,7 +185,7 @@ def train_loop(
             validation.best_step, validation.best_score = step, score
             best_state = copy.deepcopy(model.state_dict())
             since_best = 0
-        else:
+        elif score < validation.best_score:  # worse; an equal score (e.g. 0 before anything is learned) is a plateau
             since_best += 1
 
     if validation is not None and validation.initial:
@@ -214,7 +216,7 @@ def train_loop(
             checkpoint(step)
             if validation.patience is not None and since_best >= validation.patience and step < schedule.steps:
                 validation.stopped_at = step
-                logger.info("%s: stopped early at step %d of %d: %d checkpoint(s) without beating the validation "
+                logger.info("%s: stopped early at step %d of %d: %d checkpoint(s) below the validation "
                             "score %.4f of step %d (validation.patience %d)", name, step, schedule.steps, since_best,
                             validation.best_score, validation.best_step, validation.patience)
                 break
