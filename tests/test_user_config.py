@@ -110,8 +110,10 @@ def test_readme_example_chooses_on_validation_without_test_labels(tmp_path):
     del ds["splits"]["test"]["labels"]
     (tmp_path / "config" / "datasets").mkdir(parents=True)
     (tmp_path / "config" / "datasets" / "mine.yaml").write_text(yaml.safe_dump(ds))
-    # k-means' default K is the test split's true count, which needs its labels; it makes no choice
-    methods = [m for m in registry.NAMES if m != "minibatch_kmeans"]
+    # k-means' default K is the test split's true count, which needs its labels; it makes no choice.
+    # LCE is left to test_readme_example_runs_every_method (the same YAML, so the same validation
+    # choices): its two candidates took 736 s there under a CPU load beside it, most of its time.
+    methods = [m for m in registry.NAMES if m not in ("minibatch_kmeans", "lce")]
     (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump({"run": {"mine": {"splits": ["test"], "methods": methods}}}))
     run_snakemake(tmp_path, "--cores", "2")
     res = tmp_path / "results" / "mine"
