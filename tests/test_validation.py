@@ -163,3 +163,9 @@ def test_coarse_to_fine_search_finds_a_unimodal_peak_with_fewer_clusterings():
     calls.clear()
     full_best, full_curve, _ = search_grid(cluster, labels, grid, "toy", coarse=None)
     assert full_best == best and len(full_curve) == len(calls) == 66
+
+
+def test_paper_preset_runs_the_releases_schedules_in_full(tmp_path):
+    """`training: paper` keeps the releases' step counts: no early stopping (the cpu preset stops)."""
+    assert load_dataset(_tiny_ds(tmp_path, training="paper"))["validation"]["patience"] is None
+    assert load_dataset(_tiny_ds(tmp_path))["validation"]["patience"] == 1

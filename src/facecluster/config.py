@@ -41,9 +41,10 @@ SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
 # `make run` uses on the synthetic benchmark and npmscope; README "Training presets"). A dataset
 # file's own values always win over its preset.
 TRAINING_PRESETS: dict[str, dict[str, Any]] = {
-    # the releases' per-dataset settings stay as configured: no candidate search (thresholds are
-    # still chosen on the validation part)
-    "paper": {"validation": {"candidates": False}},
+    # the releases' per-dataset settings stay as configured: no candidate search, and every step of
+    # the releases' schedules is run (no early stopping; thresholds are still chosen on the
+    # validation part)
+    "paper": {"validation": {"candidates": False, "patience": None}},
     "cpu": {
         "adaptive_filter": {
             "hidden": 32,

@@ -266,7 +266,7 @@ def method_mem_mb(factor=6.0, floor=1000):
         if getattr(wildcards, "method", None) == "fast_hac" and "features" in input.keys():
             n = os.path.getsize(input.features) / (4 * DATASETS[wildcards.ds]["feature_dim"]) if os.path.exists(input.features) else 0
             if n <= registry.DENSE_LINKAGE_MAX:
-                mb += 2 * n * n * 4 / 1e6  # the matrix and its BLAS product
+                mb += n * n * 4 / 1e6  # the float32 distance matrix (built in place from one BLAS product)
         return int(mb * attempt)
 
     return _mem

@@ -214,8 +214,8 @@ def fit_learned(name: str, fit: SplitData, val: SplitData | None, cfg: dict, can
     ``(model, loss curve, arch, selection)``; ``selection`` holds the chosen settings
     (``chosen``), the settings they make (``config``) and every candidate's validation curve.
     ``val_rows``: the rows of ``val`` that are scored (the held-out identities when ``val`` is the
-    whole train split). ``patience``: a run stops early after that many checkpoints without a better
-    validation score (:class:`~facecluster.training.loop.Validation`). Without ``val`` (validation
+    whole train split). ``patience``: a run stops early after that many checkpoints scoring below its
+    best (:class:`~facecluster.training.loop.Validation`). Without ``val`` (validation
     off) the one model trained with ``cfg`` is returned as it ends."""
     spec = LEARNED[name]
     runs, best = [], None
