@@ -199,3 +199,16 @@ def test_diagnostics_filter_section_reports_the_train_constant():
     assert f["oracle_constant_mae"] == 0.0 and "median_constant_mae" in f and "loss_optimal_constant" in f
     g = ada_nets_diagnostics(nbrs, sims, nbrs, labels, k_pred, k_star, adj, plain_k=k)["filter"]
     assert g["best_constant"] == 3 and g["best_constant_source"] == "this split"
+
+
+def test_similarity_profile_matches_its_definition():
+    """The Gram-matrix form against the channels written out position by position."""
+    x = torch.randn(4, 9, 6, dtype=torch.float64)
+    xn = torch.nn.functional.normalize(x, dim=-1)
+    expected = torch.ones(4, 9, 3, dtype=torch.float64)
+    for t in range(1, 9):
+        expected[:, t, 0] = (xn[:, t] * xn[:, 0]).sum(-1)
+        expected[:, t, 1] = (xn[:, t] * xn[:, t - 1]).sum(-1)
+        mean = torch.nn.functional.normalize(xn[:, :t].mean(1), dim=-1)
+        expected[:, t, 2] = (xn[:, t] * mean).sum(-1)
+    torch.testing.assert_close(similarity_profile(x), expected)

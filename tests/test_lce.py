@@ -147,6 +147,19 @@ def test_heads_read_the_anchor_token_and_the_release_layout():
     assert release.lcenet.classifier[0].in_features == 2 * 264 and release.pcenet.classifier[0].in_features == 4 * 256
 
 
+@pytest.mark.parametrize("layers", [1, 2])
+def test_pcenet_last_layer_at_two_tokens_equals_the_full_encoder(layers):
+    """PCENet evaluates its last encoder layer at tokens 0 and k only: same outputs as torch's layer."""
+    torch.manual_seed(layers)
+    net = lce.PCENet(dim=13, k=5, layers=layers, heads=4, feedforward=24, hidden=8).eval()
+    tokens = torch.randn(3, 10, net.width)
+    with torch.no_grad():
+        torch.testing.assert_close(lce._encode_at(net.encoder, tokens, [0, 5]), net.encoder(tokens)[:, [0, 5]])
+    net.train()  # and the gradients reach every layer's parameters
+    lce._encode_at(net.encoder, tokens, [0, 5]).sum().backward()
+    assert all(p.grad is not None for p in net.encoder.parameters())
+
+
 # --- short training on a small noisy set -----------------------------------------------------------
 
 K = 8

@@ -56,7 +56,9 @@ def test_tiny_pipeline_through_a_real_slurm(tmp_path):
     reason = unavailable_reason()
     if reason:
         pytest.skip(reason)
-    methods = ("ada_nets", "knn_cc")
+    # one learned method (its three rules are GPU rules, sent to the GPU partition) and one graph
+    # method: the executor's plumbing is the same for every rule, and Ada-NETS' ~30 jobs cost minutes here
+    methods = ("gcn_v", "knn_cc")
     local, remote = tmp_path / "local", tmp_path / "slurm"
     for workdir in (local, remote):
         tiny_synthetic(workdir, n_samples=600, methods=methods)

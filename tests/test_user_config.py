@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,30 +35,6 @@ def tiny_split(split: str, n: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.e2e
-def test_readme_example_runs_every_method(tmp_path):
-    ds = readme_example()
-    assert set(ds) == {"name", "format", "feature_dim", "train_split", "splits"}  # features + labels only
-    for split, files in ds["splits"].items():
-        x, y = tiny_split(split, 320, ds["feature_dim"])
-        (tmp_path / files["features"]).parent.mkdir(parents=True, exist_ok=True)
-        np.save(tmp_path / files["features"], x)
-        np.save(tmp_path / files["labels"], y)
-    (tmp_path / "config" / "datasets").mkdir(parents=True)
-    (tmp_path / "config" / "datasets" / "mine.yaml").write_text(yaml.safe_dump(ds))
-    methods = list(registry.NAMES)
-    config = {"run": {"mine": {"splits": ["test"], "methods": methods}}}
-    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-    targets = ["results/mine/test/metrics.json"] + [f"results/mine/test/methods/{m}/metrics.json" for m in methods if m != "ada_nets"]
-    run_snakemake(tmp_path, "--cores", "2", *targets)
-    for target in targets:
-        m = json.loads((tmp_path / target).read_text())
-        assert m["dataset"] == "mine" and m["training"] == "cpu" and m["n_samples"] == 320, target
-        assert 0 < m["pairwise"]["fscore"] <= 1, target
-    log = (tmp_path / "logs" / "mine" / "train_gcn.log").read_text()
-    assert "training preset: cpu" in log
-
-
-@pytest.mark.e2e
 def test_bin_meta_features_and_an_unlabeled_split(tmp_path):
     raw = tmp_path / "resources" / "mine"
     raw.mkdir(parents=True)
@@ -72,9 +49,9 @@ def test_bin_meta_features_and_an_unlabeled_split(tmp_path):
     (tmp_path / "config" / "datasets").mkdir(parents=True)
     (tmp_path / "config" / "datasets" / "mine.yaml").write_text(yaml.safe_dump(ds))
     (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(
-        {"run": {"mine": {"splits": ["today"], "methods": ["ada_nets", "knn_cc", "lce"]}}}))
+        {"run": {"mine": {"splits": ["today"], "methods": ["ada_nets", "knn_cc", "gcn_v"]}}}))
     run_snakemake(tmp_path, "--cores", "2")
-    for base in ("results/mine/today", "results/mine/today/methods/knn_cc", "results/mine/today/methods/lce"):
+    for base in ("results/mine/today", "results/mine/today/methods/knn_cc", "results/mine/today/methods/gcn_v"):
         clusters = np.load(tmp_path / base / "clusters.npy")
         assert clusters.shape == (300,) and (tmp_path / base / "clusters.csv").exists()
         assert not (tmp_path / base / "metrics.json").exists()
@@ -96,33 +73,54 @@ def test_dry_run_of_the_default_dag_does_not_import_torch(repo_config_workdir):
 
 
 @pytest.mark.e2e
-def test_readme_example_chooses_on_validation_without_test_labels(tmp_path):
-    """The README's smallest YAML (features + labels) gets every choice made on the validation part
-    of its train split: k among the registry's candidates, thresholds, checkpoints. The test split
-    is given *without* labels, so nothing can have been chosen on it, and every method still clusters it."""
+def test_readme_example_runs_every_method_choosing_on_validation(tmp_path):
+    """The README's smallest YAML (features + labels), verbatim, with one more split that has no
+    labels ("today": what a user clusters). One run: every method scored on the labelled test
+    split, every method that needs no test labels clustering "today", every choice made on the
+    validation part of the train split — k among the registry's candidates, thresholds,
+    checkpoints — with nothing in the YAML. The DAG of every choice holds no job of either split,
+    so no choice can have read them."""
     ds = readme_example()
+    assert set(ds) == {"name", "format", "feature_dim", "train_split", "splits"}  # features + labels only
+    train = ds["train_split"]
     for split, files in ds["splits"].items():
         x, y = tiny_split(split, 320, ds["feature_dim"])
         (tmp_path / files["features"]).parent.mkdir(parents=True, exist_ok=True)
         np.save(tmp_path / files["features"], x)
-        if split == ds["train_split"]:
-            np.save(tmp_path / files["labels"], y)
-    del ds["splits"]["test"]["labels"]
+        np.save(tmp_path / files["labels"], y)
+    today = Path(ds["splits"]["test"]["features"]).parent.parent / "today" / "features.npy"
+    (tmp_path / today).parent.mkdir(parents=True)
+    np.save(tmp_path / today, tiny_split("today", 320, ds["feature_dim"])[0])
+    ds["splits"]["today"] = {"features": str(today)}
     (tmp_path / "config" / "datasets").mkdir(parents=True)
     (tmp_path / "config" / "datasets" / "mine.yaml").write_text(yaml.safe_dump(ds))
-    # k-means' default K is the test split's true count, which needs its labels; it makes no choice.
-    # LCE is left to test_readme_example_runs_every_method (the same YAML, so the same validation
-    # choices): its two candidates took 736 s there under a CPU load beside it, most of its time.
-    methods = [m for m in registry.NAMES if m not in ("minibatch_kmeans", "lce")]
-    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump({"run": {"mine": {"splits": ["test"], "methods": methods}}}))
-    run_snakemake(tmp_path, "--cores", "2")
+    methods = list(registry.NAMES)
+    # k-means' default K is the split's true count, which needs its labels; it makes no choice
+    unlabelled = [m for m in methods if m != "minibatch_kmeans"]
+    config = {"run": {"mine": {"splits": ["test"], "methods": methods}}}  # "today" by its targets below
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+
+    def where(method, split):
+        return f"results/mine/{split}" if method == "ada_nets" else f"results/mine/{split}/methods/{method}"
+
+    # the choices' DAG, before anything runs: no job of the test split or of "today"
+    choices = [f"results/mine/models/{m}_tuned.json" for m in registry.TUNED] + ["results/mine/models/gcn.pt"]
+    dry = run_snakemake(tmp_path, "-n", "--forceall", "--cores", "2", *choices)
+    jobs = re.findall(r"^\s+wildcards: (.*)$", dry.stdout, re.M)
+    assert jobs and not [w for w in jobs if re.search(r"split=(test|today)\b", w)], jobs
+
+    targets = [f"{where(m, 'test')}/metrics.json" for m in methods] + [f"{where(m, 'today')}/clusters.npy" for m in unlabelled]
+    run_snakemake(tmp_path, "--cores", "2", *targets)
     res = tmp_path / "results" / "mine"
-    assert not (res / "test" / "labels.npy").exists()
-    train = ds["train_split"]
     for method in methods:
-        base = res / "test" if method == "ada_nets" else res / "test" / "methods" / method
-        assert np.load(base / "clusters.npy").shape == (320,), method
-        assert not (base / "metrics.json").exists()
+        m = json.loads((tmp_path / where(method, "test") / "metrics.json").read_text())
+        assert m["dataset"] == "mine" and m["training"] == "cpu" and m["n_samples"] == 320, method
+        assert 0 < m["pairwise"]["fscore"] <= 1, method
+    assert not (res / "today" / "labels.npy").exists()
+    for method in unlabelled:
+        assert np.load(tmp_path / where(method, "today") / "clusters.npy").shape == (320,), method
+        assert not (tmp_path / where(method, "today") / "metrics.json").exists()
+    assert "training preset: cpu" in (tmp_path / "logs" / "mine" / "train_gcn.log").read_text()
     for method in registry.TUNED:
         tuned = json.loads((res / "models" / f"{method}_tuned.json").read_text())
         if tuned["source"].startswith("config"):  # L-GCN's release policy: every pair (tune: fixed)

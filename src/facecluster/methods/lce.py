@@ -103,6 +103,24 @@ def _tokens(x: torch.Tensor, adj: torch.Tensor, width: int) -> torch.Tensor:
     return torch.cat(parts, dim=-1)
 
 
+def _encode_at(encoder: nn.TransformerEncoder, tokens: torch.Tensor, rows: list[int]) -> torch.Tensor:
+    """``encoder(tokens)[:, rows]`` with the last (pre-norm) layer computed at ``rows`` only.
+
+    Earlier layers run in full (every token feeds the last layer's keys and values); the last
+    layer's queries, attention output and feed-forward are those of ``rows``. Same parameters,
+    same function as ``nn.TransformerEncoderLayer(norm_first=True)`` (tested against it)."""
+    if not isinstance(encoder, nn.TransformerEncoder):  # e.g. an identity put in by a test
+        return encoder(tokens)[:, rows]
+    *first, last = encoder.layers
+    h = tokens
+    for layer in first:
+        h = layer(h)
+    hn = last.norm1(h)
+    attended = last.self_attn(hn[:, rows], hn, hn, need_weights=False)[0]
+    out = h[:, rows] + last.dropout1(attended)
+    return out + last.dropout2(last.linear2(last.dropout(last.activation(last.linear1(last.norm2(out))))))
+
+
 class LCENet(nn.Module):
     """Per-neighbour identity probability of one node's kNN list (module docstring)."""
 
@@ -135,9 +153,13 @@ class PCENet(nn.Module):
                                         nn.Linear(hidden, 2))
 
     def forward(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
-        """``x`` (B, 2k, D) both kNN lists' features, ``adj`` (B, 2k, 2k) their cosines → logits (B, 2)."""
-        h = self.encoder(_tokens(x, adj, self.width))
-        f = self.adjust_dim(h[:, [0, self.k]])
+        """``x`` (B, 2k, D) both kNN lists' features, ``adj`` (B, 2k, 2k) their cosines → logits (B, 2).
+
+        Only output tokens 0 and k are read, so the last encoder layer is evaluated at those two
+        positions (:func:`_encode_at`): the same outputs as the full encoder, ~3× less work at 1 layer.
+        """
+        h = _encode_at(self.encoder, _tokens(x, adj, self.width), [0, self.k])
+        f = self.adjust_dim(h)
         return self.classifier(torch.cat([x[:, 0], f[:, 0], x[:, self.k], f[:, 1]], dim=-1))
 
 
