@@ -130,6 +130,44 @@ def test_tiny_all_non_learned_methods_and_leaderboard(tmp_path):
 
 
 @pytest.mark.e2e
+def test_tiny_committee_methods(tmp_path):
+    """CDP's committee end to end: generated members, checked and carved member features, their kNN,
+    the vote and the mediator chosen on validation and scored on test; a member file with a row
+    missing is refused before any kNN, naming the file."""
+    methods = ("cdp", "cdp_vote", "cdp_mediator")
+    ds = tiny_synthetic(tmp_path, n_samples=600, methods=methods)
+    assert list(ds["synthetic"]["committee"]) == ["b", "c"]
+    run_snakemake(tmp_path, "--cores", "2")
+    res = tmp_path / "results" / "synthetic"
+    for split in ("train", "train_fit", "test"):
+        for member, dim in (("b", 256), ("c", 128)):
+            x = np.load(res / split / "committee" / member / "features.npy")
+            assert x.shape[1] == dim and np.allclose(np.linalg.norm(x, axis=1), 1, atol=1e-5)
+            assert np.load(res / split / "committee" / member / "knn.npz")["nbrs"].shape == (x.shape[0], 30)
+    fit = np.load(res / "train_fit" / "rows.npy")
+    np.testing.assert_array_equal(np.load(res / "train_fit" / "committee" / "b" / "features.npy"),
+                                  np.load(res / "train" / "committee" / "b" / "features.npy")[fit])
+    for method in methods:
+        m = json.loads((res / "test" / "methods" / method / "metrics.json").read_text())
+        assert 0.0 < m["pairwise"]["fscore"] <= 1.0, method
+    vote = json.loads((res / "test" / "methods" / "cdp_vote" / "params.json").read_text())
+    assert vote["accept"] is None and vote["k"] in (15, 30)  # every member's vote (the release's committee row)
+    assert ">= 2 of 2 committee votes" in (tmp_path / "logs" / "synthetic" / "test" / "cdp_vote.log").read_text()
+    ckpt = torch.load(res / "models" / "cdp_mediator.pt", weights_only=False)
+    assert ckpt["kind"] == "cdp_mediator" and ckpt["arch"]["dim"] == 2 + 3 + 3  # relationship 2, affinity 3, structure 3
+    assert len(ckpt["loss_curve"]) > 1
+    # a member file one row short is refused by its preparation rule, which names it
+    bad = tmp_path / "resources" / "synthetic" / "test" / "committee" / "c.npy"
+    np.save(bad, np.load(bad)[:-1])
+    target = "results/synthetic/test/committee/c/features.npy"
+    proc = run_snakemake(tmp_path, "--cores", "1", "--forcerun", target, "--allowed-rules", "prepare_member_features", target, check=False)
+    assert proc.returncode != 0
+    log = (tmp_path / "logs" / "synthetic" / "test" / "prepare_member_features_c.log").read_text()
+    assert "c.npy: committee member 'c' has 599 rows, the split's features (results/synthetic/test/features.npy) 600" in log
+    assert not (tmp_path / target).exists()  # no half-written artifact
+
+
+@pytest.mark.e2e
 def test_tiny_learned_methods(tmp_path):
     methods = ("gcn_v", "gcn_ve", "lgcn", "lce")
     tiny_synthetic(tmp_path, n_samples=600, methods=methods)

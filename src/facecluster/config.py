@@ -207,6 +207,8 @@ def _add_validation_splits(ds: dict, path: str) -> None:
                               f"(validation.fraction > 0); rename the split or set validation.fraction: 0")
         base = ds["splits"][train]
         ds["splits"][name] = {"features": base["features"], "labels": base["labels"], "part": part, "of": train}
+        if "committee" in base:
+            ds["splits"][name]["committee"] = dict(base["committee"])
 
 
 def is_derived(ds: dict, split: str) -> bool:
@@ -253,7 +255,8 @@ def _candidate_fits(ds: dict, method: registry.Method, cand: dict, smallest: int
     """Whether a candidate's widths fit the kNN graph and (``k``) the smallest split of known size."""
     trial = copy.deepcopy(ds)
     get_path(trial, method.settings_key).update(copy.deepcopy(cand))
-    if any(get_path(trial, key) + extra > ds["knn"]["k"] for key, extra in method.knn_widths):
+    width = min(ds["knn"]["k"], ds["knn"]["committee_k"]) if method.committee else ds["knn"]["k"]
+    if any(get_path(trial, key) + extra > width for key, extra in method.knn_widths):
         return False
     return smallest is None or all(v + 1 <= smallest for key, v in cand.items() if key == "k")
 
@@ -276,9 +279,23 @@ def _fill_generated_paths(ds: dict) -> None:
     """A generated (synthetic) dataset's splits read the generator's outputs, like any .npy dataset."""
     if ds["format"] != "synthetic":
         return
+    members = ds["synthetic"].get("committee", {})
     for split, files in ds["splits"].items():
         files.setdefault("features", f"resources/{ds['name']}/{split}/features.npy")
         files.setdefault("labels", f"resources/{ds['name']}/{split}/labels.npy")
+        if members:
+            files.setdefault("committee", {m: f"resources/{ds['name']}/{split}/committee/{m}.npy" for m in members})
+
+
+def committee_members(ds: dict) -> list[str]:
+    """The committee members of a dataset (CDP's other recognition models): those its train split
+    names (every split that names a committee names the same ones; :func:`check_dataset`)."""
+    return list(ds["splits"][ds["train_split"]].get("committee", {}))
+
+
+def has_committee(ds: dict, split: str) -> bool:
+    """Whether ``split`` names committee members (its own files, or its train split's for a carved part)."""
+    return bool(ds["splits"][split].get("committee"))
 
 
 def is_generated(ds: dict) -> bool:
@@ -299,13 +316,16 @@ def raw_files(ds: dict, split: str) -> list[tuple[str, str]]:
         out.append((files["names"], f"{split} sample names"))
     if ds["knn"]["source"] == "release" and "knn" in files:
         out.append((files["knn"], f"{split} kNN (knn.source: release)"))
+    out += [(path, f"{split} committee member {m} features") for m, path in files.get("committee", {}).items()]
     return out
 
 
-def missing_raw_files(ds: dict, splits) -> list[tuple[str, str]]:
-    """The raw files of ``splits`` and of the train split they depend on that do not exist."""
+def missing_raw_files(ds: dict, splits, committee: bool = True) -> list[tuple[str, str]]:
+    """The raw files of ``splits`` and of the train split they depend on that do not exist
+    (``committee=False``: leaving out the committee members' files)."""
     wanted = dict.fromkeys([ds["splits"].get(s, {}).get("of", s) for s in splits] + [ds["train_split"]])
-    return [(p, what) for split in wanted for p, what in raw_files(ds, split) if not os.path.exists(p)]
+    return [(p, what) for split in wanted for p, what in raw_files(ds, split)
+            if not os.path.exists(p) and (committee or " committee member " not in what)]
 
 
 def split_sizes(ds: dict) -> dict[str, int]:
@@ -356,13 +376,20 @@ def check_dataset(ds: dict, path: str, check_files: bool = True) -> None:
             raise ConfigError(f"{path}: splits.{split}.features: missing (a path to the raw feature file)")
         if files["features"].endswith(".bin") and ds["feature_dim"] is None:
             raise ConfigError(f"{path}: feature_dim: null, but splits.{split}.features is a .bin file, which needs it (a number)")
+    members = committee_members(ds)
+    for split, files in ds["splits"].items():
+        if files.get("committee") and list(files["committee"]) != members:
+            raise ConfigError(f"{path}: splits.{split}.committee: members {sorted(files['committee'])} differ from those of "
+                              f"the train split '{ds['train_split']}' ({sorted(members) or 'none'}); every split that names "
+                              "a committee names the same members, in the same order")
     if "labels" not in ds["splits"][ds["train_split"]]:
         raise ConfigError(f"{path}: splits.{ds['train_split']}.labels: missing; the train split needs labels "
                           "(models and thresholds are fitted on it)")
     check_widths(ds, path)
     if check_files:
         for split, n in split_sizes(ds).items():
-            for key, k in (("knn.k", ds["knn"]["k"]), ("cluster.k", ds["cluster"]["k"]),
+            widths = (("knn.committee_k", ds["knn"]["committee_k"]),) if committee_members(ds) else ()
+            for key, k in (("knn.k", ds["knn"]["k"]), *widths, ("cluster.k", ds["cluster"]["k"]),
                            ("methods.gcn_v.feature_k", ds["methods"]["gcn_v"]["feature_k"]),
                            ("methods.gcn_ve.k (+ the node itself)", ds["methods"]["gcn_ve"]["k"] + 1)):
                 if k > n and key.split(" ")[0] not in chosen_keys(ds):
@@ -373,17 +400,18 @@ def check_dataset(ds: dict, path: str, check_files: bool = True) -> None:
 def check_widths(ds: dict, path: str) -> None:
     """Every key that counts ``knn.npz`` columns (:data:`facecluster.registry.METHODS` ``knn_widths``)
     is at most ``knn.k``: a wider setting would be cut silently or fail after the kNN is computed."""
-    k = ds["knn"]["k"]
     chosen = chosen_keys(ds)
     for method in registry.METHODS.values():
+        widths = [("knn.k", ds["knn"]["k"])] + ([("knn.committee_k", ds["knn"]["committee_k"])] if method.committee else [])
         for key, extra in method.knn_widths:
             if key in chosen:  # chosen among candidates that fit (resolve_candidates)
                 continue
             need = get_path(ds, key) + extra
-            if need > k:
-                reads = f"{need} columns (the node itself + {need - 1})" if extra else f"{need} columns"
-                raise ConfigError(f"{path}: {key}: {get_path(ds, key)} reads {reads} of the kNN graph, "
-                                  f"but knn.k is {k} ({method.name}); raise knn.k or lower {key}")
+            for width_key, k in widths:
+                if need > k:
+                    reads = f"{need} columns (the node itself + {need - 1})" if extra else f"{need} columns"
+                    raise ConfigError(f"{path}: {key}: {get_path(ds, key)} reads {reads} of the kNN graph, "
+                                      f"but {width_key} is {k} ({method.name}); raise {width_key} or lower {key}")
 
 
 def load_datasets(folder: str | os.PathLike, schema_dir: str | os.PathLike | None = None) -> dict[str, dict]:
@@ -418,6 +446,13 @@ def load_workflow_config(config: dict, where: str = "config/config.yaml", schema
         for method in entry.get("methods", []):
             if method not in registry.METHODS:
                 raise ConfigError(f"{where}: run.{name}.methods: unknown method '{method}' (known: {', '.join(registry.NAMES)})")
+        needing = [m for m in entry.get("methods", []) if m in registry.COMMITTEE]
+        if needing:
+            for split in dict.fromkeys([ds["train_split"], *entry["splits"]]):
+                if not has_committee(ds, split):
+                    raise ConfigError(f"{config['dataset_dir']}/{name}.yaml: splits.{split}.committee: missing, but "
+                                      f"{where} run.{name}.methods lists {', '.join(needing)}, which read a committee "
+                                      "(other models' embeddings of the same samples); name its files or drop those methods")
         kmeans = ds["methods"]["minibatch_kmeans"]["n_clusters"]
         if "minibatch_kmeans" in entry.get("methods", []) and kmeans is None:
             for split in entry["splits"]:

@@ -12,7 +12,8 @@ Fields of :class:`Method`:
   the features: ``cluster_method``), ``learned`` (rules ``train_learned`` / ``tune_learned`` /
   ``cluster_learned``);
 - ``param``: the one parameter chosen on the train split (None: nothing to tune);
-- ``input``: ``knn`` (columns of ``knn.npz``), ``features`` or ``features+knn``;
+- ``input``: ``knn`` (columns of ``knn.npz``), ``features`` or ``features+knn``; ``+committee``:
+  also the committee members' kNN (and features) of the split (CDP's other recognition models);
 - ``needs``: methods whose trained model this one builds on;
 - ``knn_widths``: ``(key, extra)`` pairs: the dataset-config key (a dotted path) whose value plus
   ``extra`` columns of ``knn.npz`` the method reads (``extra`` 1 where the key counts neighbours
@@ -46,6 +47,11 @@ class Method:
     def settings_key(self) -> str:
         """The dataset-config key (dotted) of the settings the tuned parameter and candidates belong to."""
         return "cluster" if self.family == "ada_nets" else f"methods.{self.name}"
+
+    @property
+    def committee(self) -> bool:
+        """Whether the method reads a committee (other models' embeddings of the same samples, CDP)."""
+        return "committee" in self.input
 
     @property
     def gpu(self) -> bool:
@@ -97,9 +103,16 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            "LCE-PCENet: LCENet neighbour scores, density-peak edges verified by PCENet",
            "facecluster.methods.lce", knn_widths=(("methods.lce.k", 0),),
            candidates=({"k": 8}, {"k": 16})),  # release: 80 MS1M, 8 DeepFashion, 120 IJB-B
+    Method("cdp_mediator", "learned", "threshold", "features+knn+committee",
+           "CDP mediator: the committee's relationship, affinity and structure per base-kNN pair, an MLP trained on labelled pairs, size-constrained propagation",
+           "facecluster.methods.cdp_mediator", knn_widths=(("methods.cdp_mediator.k", 0),),
+           candidates=({"k": 15}, {"k": 30})),  # release: 15
     _graph("knn_cc", "tau", "kNN graph cut at cosine tau, connected components", "facecluster.graph.ops"),
     _graph("cdp", "threshold", "CDP single-model vote: pairs above threshold, size-constrained propagation",
            "facecluster.methods.cdp"),
+    _graph("cdp_vote", "threshold", "CDP vote with a committee: base-kNN pairs above threshold that every member's kNN also holds, size-constrained propagation",
+           "facecluster.methods.cdp", input="knn+committee",
+           candidates=({"k": 15}, {"k": 30})),  # release: 15 (MS1M), 30 (OpenImages); knn.committee_k 30
     _graph("knn_dbscan", "eps", "scikit-learn DBSCAN on the one-way kNN distance matrix (1 - cos)"),
     _graph("fast_hac", "distance", "fastcluster single linkage on all features, cut at a Euclidean distance",
            input="features+knn", candidates=()),
@@ -129,3 +142,4 @@ GRAPH_METHODS: tuple[str, ...] = tuple(m for m, s in METHODS.items() if s.family
 NON_LEARNED: tuple[str, ...] = tuple(m for m, s in METHODS.items() if s.family in ("graph", "features"))
 LEARNED: tuple[str, ...] = tuple(m for m, s in METHODS.items() if s.family == "learned")
 TUNED: tuple[str, ...] = tuple(m for m, s in METHODS.items() if s.param is not None)
+COMMITTEE: tuple[str, ...] = tuple(m for m, s in METHODS.items() if s.committee)

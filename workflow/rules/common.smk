@@ -10,7 +10,9 @@ from facecluster.config import (
     choice_rows,
     choice_source,
     choice_split,
+    committee_members,
     fit_split as _fit_split,
+    has_committee,
     is_generated,
     load_workflow_config,
     max_candidate,
@@ -32,11 +34,17 @@ def _datasets_to_run():
     """config['run'] without the `if_present` datasets whose raw files are missing (said on stderr)."""
     run = {}
     for ds, entry in config["run"].items():
-        absent = missing_raw_files(DATASETS[ds], entry["splits"]) if entry.get("if_present") else []
+        absent = missing_raw_files(DATASETS[ds], entry["splits"], committee=False) if entry.get("if_present") else []
         if absent:
             print(f"facecluster: skipping dataset '{ds}' (run: if_present): {len(absent)} raw file(s) missing, "
                   f"e.g. {absent[0][0]}; source: {DATASETS[ds]['source']}", file=sys.stderr)
             continue
+        committee = [m for m in entry.get("methods", []) if m in registry.COMMITTEE]
+        absent = missing_raw_files(DATASETS[ds], entry["splits"]) if entry.get("if_present") and committee else []
+        if absent:
+            print(f"facecluster: dataset '{ds}' (run: if_present): skipping {', '.join(committee)}: {len(absent)} "
+                  f"committee file(s) missing, e.g. {absent[0][0]}", file=sys.stderr)
+            entry["methods"] = [m for m in entry["methods"] if m not in committee]
         run[ds] = entry
     return run
 
@@ -342,6 +350,7 @@ def method_tune_inputs(wildcards):
     inputs = {"knn": choice_file("knn.npz")(wildcards), "labels": choice_file("labels.npy")(wildcards)}
     if "features" in registry.METHODS[wildcards.method].input:
         inputs["features"] = choice_file("features.npy")(wildcards)
+    inputs.update(committee_inputs(wildcards.ds, choice_of(wildcards), wildcards.method))
     return with_choice_rows(inputs, wildcards)
 
 
@@ -352,6 +361,7 @@ def method_cluster_inputs(wildcards):
         inputs = {"knn": f"results/{wildcards.ds}/{wildcards.split}/knn.npz", "tuned": f"results/{wildcards.ds}/models/{wildcards.method}_tuned.json"}
         if "features" in registry.METHODS[wildcards.method].input:
             inputs["features"] = f"results/{wildcards.ds}/{wildcards.split}/features.npy"
+        inputs.update(committee_inputs(wildcards.ds, wildcards.split, wildcards.method))
         return inputs
     inputs = {"features": f"results/{wildcards.ds}/{wildcards.split}/features.npy"}
     if method_settings(wildcards)["n_clusters"] is None:
@@ -365,8 +375,63 @@ def method_cluster_inputs(wildcards):
 
 
 def methods_of(ds):
-    """Methods run on a dataset: those its `run` entry lists, else every known method."""
-    return config["run"].get(ds, {}).get("methods", list(registry.NAMES))
+    """Methods run on a dataset: those its `run` entry lists, else every known method (those that
+    read a committee only when the dataset has one)."""
+    default = [m for m in registry.NAMES if committee_members(DATASETS[ds]) or m not in registry.COMMITTEE]
+    return config["run"].get(ds, {}).get("methods", default)
+
+
+def synthetic_base_settings(wildcards):
+    """The generator's settings of the base embeddings (synthetic: without its committee, whose
+    members have rules of their own: adding a member does not regenerate the base data)."""
+    return {key: value for key, value in DATASETS[wildcards.ds]["synthetic"].items() if key != "committee"}
+
+
+def synthetic_view(wildcards):
+    """A generated committee member's settings (synthetic.committee.<member>)."""
+    views = DATASETS[wildcards.ds]["synthetic"].get("committee", {})
+    if wildcards.member not in views:
+        raise ValueError(f"dataset '{wildcards.ds}' generates no committee member '{wildcards.member}' "
+                         f"(synthetic.committee has: {', '.join(views) or 'none'})")
+    return views[wildcards.member]
+
+
+def raw_member_features(wildcards):
+    """The raw feature file of one committee member of a split (splits.<split>.committee.<member>)."""
+    _, files = _split_config(wildcards)
+    members = files.get("committee", {})
+    if wildcards.member not in members:
+        raise ValueError(f"split '{wildcards.split}' of dataset '{wildcards.ds}' has no committee member "
+                         f"'{wildcards.member}' (config/datasets/{wildcards.ds}.yaml names: {', '.join(members) or 'none'})")
+    check_raw_files(wildcards)
+    return members[wildcards.member]
+
+
+def member_knn_inputs(wildcards):
+    """A committee member's features, plus its kNN shards when knn.shards > 1."""
+    base = f"results/{wildcards.ds}/{wildcards.split}/committee/{wildcards.member}"
+    inputs = {"features": f"{base}/features.npy"}
+    shards = DATASETS[wildcards.ds]["knn"]["shards"]
+    if shards > 1:
+        inputs["shards"] = [f"{base}/knn_shards/{s}.npz" for s in range(shards)]
+    return inputs
+
+
+def committee_inputs(ds, split, method, prefix=""):
+    """The committee members' kNN (and features, for the learned cdp_mediator) of a split, in member
+    order, for a method that reads a committee ({} otherwise)."""
+    spec = registry.METHODS[method]
+    if not spec.committee:
+        return {}
+    if not has_committee(DATASETS[ds], split):
+        raise ValueError(f"{method} reads a committee, and split '{split}' of dataset '{ds}' names none "
+                         f"(splits.{split}.committee in config/datasets/{ds}.yaml)")
+    base = f"results/{ds}/{split}/committee"
+    members = committee_members(DATASETS[ds])
+    inputs = {f"{prefix}committee_knn": [f"{base}/{m}/knn.npz" for m in members]}
+    if spec.family == "learned":
+        inputs[f"{prefix}committee_features"] = [f"{base}/{m}/features.npy" for m in members]
+    return inputs
 
 
 def method_clusters(ds, split, method):
@@ -401,9 +466,11 @@ def learned_train_inputs(wildcards):
     inputs = {name: train_file(f"{name}.npy" if name != "knn" else "knn.npz")(wildcards) for name in ("features", "knn", "labels")}
     for dep in registry.METHODS[wildcards.method].needs:
         inputs[dep] = f"results/{wildcards.ds}/models/{dep}.pt"
+    inputs.update(committee_inputs(wildcards.ds, fit_split(wildcards), wildcards.method))
     if choice_of(wildcards) != fit_split(wildcards):  # model selection on the validation part
         for name in ("features", "knn", "labels"):
             inputs[f"val_{name}"] = choice_file(f"{name}.npy" if name != "knn" else "knn.npz")(wildcards)
+        inputs.update(committee_inputs(wildcards.ds, choice_of(wildcards), wildcards.method, prefix="val_"))
         inputs = with_choice_rows(inputs, wildcards)
     return inputs
 
@@ -414,6 +481,7 @@ def learned_tune_inputs(wildcards):
     for dep in registry.METHODS[wildcards.method].needs:
         inputs[dep] = f"results/{wildcards.ds}/models/{dep}.pt"
     inputs["model"] = f"results/{wildcards.ds}/models/{wildcards.method}.pt"
+    inputs.update(committee_inputs(wildcards.ds, choice_of(wildcards), wildcards.method))
     return with_choice_rows(inputs, wildcards)
 
 
@@ -425,6 +493,7 @@ def learned_cluster_inputs(wildcards):
         inputs[dep] = f"results/{wildcards.ds}/models/{dep}.pt"
     if registry.METHODS[wildcards.method].param:
         inputs["tuned"] = f"results/{wildcards.ds}/models/{wildcards.method}_tuned.json"
+    inputs.update(committee_inputs(wildcards.ds, wildcards.split, wildcards.method))
     return inputs
 
 

@@ -10,7 +10,7 @@ rule synthetic_data:
     wildcard_constraints:
         ds="|".join(GENERATED) or "NO_GENERATED_DATASET",  # never a user's raw file
     params:
-        settings=lookup(dpath="datasets/{ds}/synthetic", within=config),
+        settings=synthetic_base_settings,
         split="{split}",
     conda:
         "../../envs/cpu.yaml"
@@ -125,3 +125,82 @@ rule carve_validation:
 
 ruleorder: carve_validation > prepare_features
 ruleorder: carve_validation > prepare_labels
+
+
+# Committee members (CDP): other recognition models' embeddings of the same samples, one feature
+# file per member and split (splits.<split>.committee in the dataset config; generated for the
+# synthetic benchmark by synthetic_member). Each is checked against the split's base features
+# (same rows), L2-normalised, carved for the validation parts by the same rows, and gets its own
+# kNN (rule member_knn).
+rule synthetic_member:
+    output:
+        "resources/{ds}/{split}/committee/{member}.npy",
+    wildcard_constraints:
+        ds="|".join(GENERATED) or "NO_GENERATED_DATASET",
+    params:
+        settings=synthetic_base_settings,
+        view=synthetic_view,
+        split="{split}",
+        member="{member}",
+    conda:
+        "../../envs/cpu.yaml"
+    log:
+        "logs/{ds}/{split}/synthetic_member_{member}.log",
+    benchmark:
+        "results/{ds}/benchmarks/{split}/synthetic_member_{member}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/synthetic_member.py"
+
+
+rule prepare_member_features:
+    input:
+        raw=raw_member_features,
+        base="results/{ds}/{split}/features.npy",
+    output:
+        "results/{ds}/{split}/committee/{member}/features.npy",
+    params:
+        member="{member}",
+    conda:
+        "../../envs/cpu.yaml"
+    log:
+        "logs/{ds}/{split}/prepare_member_features_{member}.log",
+    benchmark:
+        "results/{ds}/benchmarks/{split}/prepare_member_features_{member}.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_from_input(factor=2.0),
+        runtime=30,
+    script:
+        "../scripts/prepare_member_features.py"
+
+
+rule carve_member:
+    input:
+        features="results/{ds}/{split}/committee/{member}/features.npy",
+        rows="results/{ds}/{split}_{part}/rows.npy",
+    output:
+        "results/{ds}/{split}_{part}/committee/{member}/features.npy",
+    wildcard_constraints:
+        split="|".join(sorted(VALIDATED_SPLITS)) or "NO_VALIDATED_SPLIT",
+        part="fit|val",
+    params:
+        member="{member}",
+    conda:
+        "../../envs/cpu.yaml"
+    log:
+        "logs/{ds}/{split}_{part}/carve_member_{member}.log",
+    benchmark:
+        "results/{ds}/benchmarks/{split}_{part}/carve_member_{member}.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_from_input(factor=2.0),
+        runtime=10,
+    script:
+        "../scripts/carve_member.py"
+
+
+ruleorder: carve_member > prepare_member_features

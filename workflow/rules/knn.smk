@@ -53,3 +53,37 @@ rule knn:
         runtime=runtime_from_input(minutes=30, per_gb=240),
     script:
         "../scripts/knn.py"
+
+
+# Each committee member's kNN (CDP's cdp_vote and cdp_mediator read it), knn.committee_k wide.
+use rule knn_shard as member_knn_shard with:
+    input:
+        features="results/{ds}/{split}/committee/{member}/features.npy",
+    output:
+        temp("results/{ds}/{split}/committee/{member}/knn_shards/{shard}.npz"),
+    wildcard_constraints:
+        shard=r"\d+",
+    params:
+        k=lookup(dpath="datasets/{ds}/knn/committee_k", within=config),
+        backend=lookup(dpath="datasets/{ds}/knn/backend", within=config),
+        chunk_size=lookup(dpath="datasets/{ds}/knn/chunk_size", within=config),
+        shards=lookup(dpath="datasets/{ds}/knn/shards", within=config),
+    log:
+        "logs/{ds}/{split}/member_knn_shard_{member}_{shard}.log",
+    benchmark:
+        "results/{ds}/benchmarks/{split}/member_knn_shard_{member}_{shard}.tsv"
+
+
+use rule knn as member_knn with:
+    input:
+        unpack(member_knn_inputs),
+    output:
+        "results/{ds}/{split}/committee/{member}/knn.npz",
+    params:
+        k=lookup(dpath="datasets/{ds}/knn/committee_k", within=config),
+        backend=lookup(dpath="datasets/{ds}/knn/backend", within=config),
+        chunk_size=lookup(dpath="datasets/{ds}/knn/chunk_size", within=config),
+    log:
+        "logs/{ds}/{split}/member_knn_{member}.log",
+    benchmark:
+        "results/{ds}/benchmarks/{split}/member_knn_{member}.tsv"

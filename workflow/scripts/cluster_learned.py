@@ -3,7 +3,7 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 from facecluster.collapse import check_not_single_cluster
-from facecluster.data.io import load_json, save_json, save_npy
+from facecluster.data.io import load_json, named_paths, save_json, save_npy
 from facecluster.methods.learned import LEARNED, load_dependencies, load_split
 from facecluster.training.checkpoints import load_model
 from facecluster.progress import logger, setup_logging
@@ -16,7 +16,8 @@ chosen = ckpt.get("chosen", {})  # the candidate settings chosen on validation w
 cfg = {**snakemake.params.settings, **chosen, "inference_chunk": snakemake.params.inference_chunk}
 spec = LEARNED[method]
 device = start_training(cfg["seed"], snakemake.threads, cfg["device"])
-data = load_split(snakemake.input.features, snakemake.input.knn)
+data = load_split(snakemake.input.features, snakemake.input.knn, None,
+                  named_paths(snakemake.input, "committee_features"), named_paths(snakemake.input, "committee_knn"))
 models = load_dependencies(method, {dep: snakemake.input[dep] for dep in spec.needs})
 predicted = spec.predict(model.to(device), data, cfg, device, models)
 params = {key: value for key, value in cfg.items() if key not in ("tune", "grid", "train", "pce_train", "device", "inference_chunk")}

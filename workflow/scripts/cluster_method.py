@@ -10,7 +10,7 @@ import numpy as np
 
 from facecluster.methods.classic import minibatch_kmeans
 from facecluster.collapse import check_not_single_cluster
-from facecluster.data.io import load_json, load_knn, save_json, save_npy
+from facecluster.data.io import load_json, load_knn, named_paths, save_json, save_npy
 from facecluster.methods.graph_methods import run_graph_method
 from facecluster.registry import METHODS
 from facecluster.progress import logger, setup_logging
@@ -32,7 +32,8 @@ else:
     nbrs, sims = load_knn(snakemake.input.knn)
     logger.info("%s: clustering %d nodes, k = %d, %s = %g", method, nbrs.shape[0], settings["k"], param, tuned["value"])
     features = np.load(snakemake.input.features) if "features" in snakemake.input.keys() else None
-    clusters = run_graph_method(method, nbrs, sims, tuned["value"], settings, features)
+    committee = [load_knn(path)[0] for path in named_paths(snakemake.input, "committee_knn") or []] or None
+    clusters = run_graph_method(method, nbrs, sims, tuned["value"], settings, features, committee)
     fixed = {key: value for key, value in settings.items() if key not in ("k", "tune", "grid", param)}
     params = {"k": settings["k"], param: tuned["value"], f"{param}_source": tuned["source"], **fixed}
     if tuned.get("candidates"):

@@ -4,6 +4,8 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import numpy as np
 
+from facecluster.data.io import named_paths
+
 from facecluster.methods.learned import LEARNED, fit_learned, load_dependencies, load_split
 from facecluster.progress import logger, setup_logging
 from facecluster.training.checkpoints import save_model
@@ -13,10 +15,12 @@ setup_logging()
 logger.info("training preset: %s (the dataset config's `training`; its own values win)", snakemake.params.training)
 method, cfg, choice = snakemake.params.method, snakemake.params.settings, snakemake.params.choice
 device = start_training(cfg["seed"], snakemake.threads, cfg["device"])
-fit = load_split(snakemake.input.features, snakemake.input.knn, snakemake.input.labels)
+fit = load_split(snakemake.input.features, snakemake.input.knn, snakemake.input.labels,
+                 named_paths(snakemake.input, "committee_features"), named_paths(snakemake.input, "committee_knn"))
 val = None
 if "val_features" in snakemake.input.keys():
-    val = load_split(snakemake.input.val_features, snakemake.input.val_knn, snakemake.input.val_labels)
+    val = load_split(snakemake.input.val_features, snakemake.input.val_knn, snakemake.input.val_labels,
+                     named_paths(snakemake.input, "val_committee_features"), named_paths(snakemake.input, "val_committee_knn"))
 val_rows = np.load(snakemake.input.rows) if "rows" in snakemake.input.keys() else None
 models = load_dependencies(method, {dep: snakemake.input[dep] for dep in LEARNED[method].needs})
 logger.info("training %s on %d nodes%s, device %s", method, fit.features.shape[0],

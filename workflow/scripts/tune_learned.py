@@ -4,7 +4,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import numpy as np
 
-from facecluster.data.io import save_json
+from facecluster.data.io import named_paths, save_json
 from facecluster.evaluation.search import grid_from_config, search_grid
 from facecluster.methods.learned import LEARNED, load_dependencies, load_split
 from facecluster.progress import logger, setup_logging
@@ -22,7 +22,8 @@ if cfg["tune"] == "fixed":
     result.update(value=cfg[spec.param], source=choice["source"])
 else:
     device = start_training(cfg["seed"], snakemake.threads, cfg["device"])
-    data = load_split(snakemake.input.features, snakemake.input.knn, snakemake.input.labels)
+    data = load_split(snakemake.input.features, snakemake.input.knn, snakemake.input.labels,
+                      named_paths(snakemake.input, "committee_features"), named_paths(snakemake.input, "committee_knn"))
     models = load_dependencies(method, {dep: snakemake.input[dep] for dep in spec.needs})
     rows = np.load(snakemake.input.rows) if "rows" in snakemake.input.keys() else None
     predicted = spec.predict(model.to(device), data, cfg, device, models)

@@ -8,7 +8,7 @@ limit_threads(snakemake.threads)
 
 import numpy as np
 
-from facecluster.data.io import load_knn, save_json
+from facecluster.data.io import load_knn, named_paths, save_json
 from facecluster.evaluation.search import grid_from_config
 from facecluster.methods.graph_methods import choose_graph_method
 from facecluster.progress import logger, setup_logging
@@ -24,11 +24,12 @@ else:
     nbrs, sims = load_knn(snakemake.input.knn)
     features = np.load(snakemake.input.features) if "features" in snakemake.input.keys() else None
     rows = np.load(snakemake.input.rows) if "rows" in snakemake.input.keys() else None
+    committee = [load_knn(path)[0] for path in named_paths(snakemake.input, "committee_knn") or []] or None
     logger.info("%s: choosing %s%s on '%s' (%d samples%s)", method, param,
                 f" and among {choice['candidates']}" if choice["candidates"] else "", choice["split"], nbrs.shape[0],
                 f", scored on the {rows.size} held-out ones" if rows is not None else "")
     chosen = choose_graph_method(method, nbrs, sims, np.load(snakemake.input.labels), settings,
-                                 grid_from_config(settings["grid"]), choice["candidates"], features, rows)
+                                 grid_from_config(settings["grid"]), choice["candidates"], features, rows, committee)
     result.update(source=choice["source"], split=choice["split"], **chosen)
 logger.info("%s: %s = %.4f, settings %s (%s)", method, param, result["value"], result["settings"], result["source"])
 save_json(snakemake.output[0], result)

@@ -304,3 +304,12 @@ class NpyRowWriter:
             self._fh.close()
             if os.path.exists(self.tmp):
                 os.unlink(self.tmp)
+
+
+def named_paths(inputs, key: str) -> list[str] | None:
+    """The paths of a named input that holds a list (e.g. Snakemake's ``input.committee_knn``), as a
+    list even when it has one element; None when ``inputs`` has no such name."""
+    if key not in inputs.keys():
+        return None
+    value = inputs[key]
+    return [value] if isinstance(value, str) else [str(v) for v in value]

@@ -111,7 +111,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SyntheticParams", "generate_split", "params_from_dict"]
+__all__ = ["SyntheticParams", "ViewParams", "generate_split", "generate_view", "params_from_dict"]
 
 
 @dataclass(frozen=True)
@@ -246,14 +246,9 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
-def generate_split(params: SyntheticParams, split: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Generate one split of the synthetic benchmark (see the module docstring).
-
-    Returns:
-        ``(features, labels)``: float32 ``(N, dim)`` with L2-normalised rows and int64 ``(N,)``
-        identity ids ``0..n_ids-1``. Everything (families, identities, samples) is drawn from the
-        stream ``(seed, crc32(split))``, so different splits have disjoint identities.
-    """
+def _draw_split(params: SyntheticParams, split: str, seed: int) -> dict:
+    """Every draw of one split (module docstring), in the stream ``(seed, crc32(split))``: the
+    latent parts of each sample (before the permutation) and the base model's noise."""
     p = params
     d = p.dim
     rng = np.random.default_rng([int(seed), _split_key(split), 0xFACE2])
@@ -283,12 +278,74 @@ def generate_split(params: SyntheticParams, split: str, seed: int) -> tuple[np.n
 
     sigma = p.spread * rng.lognormal(0.0, p.spread_sigma, size=n_ids)
     q = rng.beta(p.quality_a, p.quality_b, size=n)
-    bad = (1.0 - q) ** p.quality_power
-    noise = sigma[labels] * (1.0 + p.noise_lowq * bad)
-    keep = 1.0 - p.degrade * bad  # share of the individual traits a sample keeps
     eps = rng.standard_normal((n, d)) / np.sqrt(d)
-
-    x = fam_centres[family[labels]] + keep[:, None] * g[labels] + offsets[labels, mode] + noise[:, None] * eps
-    x = _unit_rows(x)
     perm = rng.permutation(n)
-    return np.ascontiguousarray(x[perm], dtype=np.float32), labels[perm]
+    return {"labels": labels, "centre": fam_centres[family[labels]], "traits": g[labels],
+            "offset": offsets[labels, mode], "sigma": sigma[labels], "quality": q, "eps": eps, "perm": perm}
+
+
+def _embed(params: SyntheticParams, draws: dict, quality: np.ndarray, eps: np.ndarray, noise_scale: float = 1.0) -> np.ndarray:
+    """Unit-norm embeddings of the latent samples under one model (its sample quality and noise)."""
+    p = params
+    bad = (1.0 - quality) ** p.quality_power
+    noise = noise_scale * draws["sigma"] * (1.0 + p.noise_lowq * bad)
+    keep = 1.0 - p.degrade * bad  # share of the individual traits a sample keeps
+    x = draws["centre"] + keep[:, None] * draws["traits"] + draws["offset"] + noise[:, None] * eps
+    return _unit_rows(x)
+
+
+def generate_split(params: SyntheticParams, split: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Generate one split of the synthetic benchmark (see the module docstring).
+
+    Returns:
+        ``(features, labels)``: float32 ``(N, dim)`` with L2-normalised rows and int64 ``(N,)``
+        identity ids ``0..n_ids-1``. Everything (families, identities, samples) is drawn from the
+        stream ``(seed, crc32(split))``, so different splits have disjoint identities.
+    """
+    draws = _draw_split(params, split, seed)
+    x = _embed(params, draws, draws["quality"], draws["eps"])
+    perm = draws["perm"]
+    return np.ascontiguousarray(x[perm], dtype=np.float32), draws["labels"][perm]
+
+
+@dataclass(frozen=True)
+class ViewParams:
+    """One more "recognition model" of the same samples (a committee member, CDP).
+
+    Attributes:
+        noise: its isotropic noise relative to the base model's (> 1: a weaker model).
+        quality_corr: how far its per-sample quality follows the base model's, in [0, 1]
+            (1: it fails on exactly the same photos; 0: on independent ones).
+        dim: its embedding width (None: the base's); the latent embedding is mapped by a random
+            orthonormal map (cosines kept) when ``dim`` ≥ the base's, projected onto ``dim``
+            random orthonormal directions (information lost) when smaller.
+    """
+
+    noise: float = 1.0
+    quality_corr: float = 0.5
+    dim: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.noise <= 0:
+            raise ValueError(f"noise must be > 0, got {self.noise}")
+        if not 0.0 <= self.quality_corr <= 1.0:
+            raise ValueError(f"quality_corr must be in [0, 1], got {self.quality_corr}")
+        if self.dim is not None and self.dim < 2:
+            raise ValueError(f"dim must be >= 2, got {self.dim}")
+
+
+def generate_view(params: SyntheticParams, split: str, seed: int, member: str, view: ViewParams) -> np.ndarray:
+    """Committee member ``member``'s embeddings of the samples of :func:`generate_split` (same rows,
+    same order): the same identities, families, modes and traits, its own per-sample quality
+    (``quality_corr``), noise (``noise``) and embedding space (``dim``), drawn from the stream
+    ``(seed, crc32(split), crc32(member))`` — so its errors are its own. float32 (N, dim), unit rows."""
+    draws = _draw_split(params, split, seed)
+    rng = np.random.default_rng([int(seed), _split_key(split), 0xFACE2, _split_key(member)])
+    n, d = draws["eps"].shape
+    own = rng.beta(params.quality_a, params.quality_b, size=n)
+    quality = view.quality_corr * draws["quality"] + (1.0 - view.quality_corr) * own
+    x = _embed(params, draws, quality, rng.standard_normal((n, d)) / np.sqrt(d), view.noise)
+    width = view.dim or d
+    basis, _ = np.linalg.qr(rng.standard_normal((max(d, width), min(d, width))))  # orthonormal columns
+    x = x @ basis.T if width > d else x @ basis  # (d -> width): isometry when wider, projection when narrower
+    return np.ascontiguousarray(_unit_rows(x[draws["perm"]]), dtype=np.float32)

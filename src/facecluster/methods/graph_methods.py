@@ -21,14 +21,15 @@ from facecluster import registry
 from facecluster.evaluation.search import choose, search_grid
 from facecluster.graph.ops import threshold_clusters
 from facecluster.methods import classic as cb
-from facecluster.methods.cdp import cdp_clusters
+from facecluster.methods.cdp import cdp_clusters, cdp_vote_clusters
 
 
 @dataclass(frozen=True)
 class GraphRunner:
-    """How to run one graph method: ``run(nbrs, sims, value, settings, features=..., **prepared) -> labels``
-    on the first k columns; ``prepare(nbrs, features, settings) -> dict`` is computed once per split
-    and shared by every grid value (rank-order distances, the single-linkage dendrogram)."""
+    """How to run one graph method: ``run(nbrs, sims, value, settings, features=..., committee=...,
+    **prepared) -> labels`` on the first k columns (``committee``: the members' kNN ids, cut to the
+    same k); ``prepare(nbrs, features, settings) -> dict`` is computed once per split and shared by
+    every grid value (rank-order distances, the single-linkage dendrogram)."""
 
     run: Callable[..., np.ndarray]
     prepare: Callable[[np.ndarray, np.ndarray | None, dict], dict] | None = None
@@ -43,6 +44,8 @@ def _fast_hac_prepare(nbrs: np.ndarray, features: np.ndarray | None, c: dict) ->
 RUNNERS: dict[str, GraphRunner] = {
     "knn_cc": GraphRunner(lambda n, s, v, c, **_: threshold_clusters(n, s, v)),
     "cdp": GraphRunner(lambda n, s, v, c, **_: cdp_clusters(n, s, v, c["max_size"], c["step"])),
+    "cdp_vote": GraphRunner(lambda n, s, v, c, committee=None, **_: cdp_vote_clusters(
+        n, s, v, committee, len(committee) if c["accept"] is None else c["accept"], c["max_size"], c["step"])),
     "knn_dbscan": GraphRunner(lambda n, s, v, c, **_: cb.knn_dbscan(n, s, v, c["min_samples"])),
     "fast_hac": GraphRunner(lambda n, s, v, c, features=None, linkage=None, **_: cb.fast_hac(
         features, v, n, s, c["max_samples"], c["fallback"], linkage, c["max_seconds"]), prepare=_fast_hac_prepare),
@@ -61,34 +64,51 @@ def _columns(name: str, nbrs: np.ndarray, settings: dict) -> int:
     return k
 
 
+def _committee(name: str, committee: list[np.ndarray] | None, n: int, k: int) -> list[np.ndarray] | None:
+    """The committee members' kNN ids cut to ``k`` columns (checked: present when the method reads
+    them, the same samples, wide enough)."""
+    if not registry.METHODS[name].committee:
+        return None
+    if not committee:
+        raise ValueError(f"{name} reads a committee (other models' kNN of the same samples) and got none")
+    for i, member in enumerate(committee):
+        if member.shape[0] != n or member.shape[1] < k:
+            raise ValueError(f"{name}: committee member {i} has a kNN of shape {member.shape}; it needs {n} rows and >= {k} columns")
+    return [member[:, :k] for member in committee]
+
+
 def run_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, value: float, settings: dict,
-                     features: np.ndarray | None = None, **prepared) -> np.ndarray:
+                     features: np.ndarray | None = None, committee: list[np.ndarray] | None = None,
+                     **prepared) -> np.ndarray:
     """Cluster with a graph method on the first ``settings['k']`` kNN columns at parameter ``value``
     (a ``k`` wider than the graph raises: it is never silently cut). ``features``: the split's
-    features, read by the methods whose registry input includes them (fast_hac)."""
+    features, read by the methods whose registry input includes them (fast_hac); ``committee``: the
+    committee members' kNN ids of the split (cdp_vote)."""
     k = _columns(name, nbrs, settings)
     runner = RUNNERS[name]
     if not prepared and runner.prepare is not None:
         prepared = runner.prepare(nbrs[:, :k], features, settings)
-    return runner.run(nbrs[:, :k], sims[:, :k], value, settings, features=features, **prepared)
+    return runner.run(nbrs[:, :k], sims[:, :k], value, settings, features=features,
+                      committee=_committee(name, committee, nbrs.shape[0], k), **prepared)
 
 
 def tune_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray, settings: dict,
-                      grid: np.ndarray, features: np.ndarray | None = None, rows: np.ndarray | None = None
+                      grid: np.ndarray, features: np.ndarray | None = None, rows: np.ndarray | None = None,
+                      committee: list[np.ndarray] | None = None
                       ) -> tuple[float, list[tuple[float, float]], list[tuple[float, float, float]]]:
     """:func:`search_grid` of a graph method's parameter on a labelled split (scored on ``rows`` when given)."""
     k = _columns(name, nbrs, settings)
     prepare = RUNNERS[name].prepare
     prepared = prepare(nbrs[:, :k], features, settings) if prepare else {}
-    return search_grid(lambda v: run_graph_method(name, nbrs, sims, v, settings, features, **prepared), labels, grid,
-                       f"{name}: {registry.METHODS[name].param}", rows)
+    return search_grid(lambda v: run_graph_method(name, nbrs, sims, v, settings, features, committee, **prepared),
+                       labels, grid, f"{name}: {registry.METHODS[name].param}", rows)
 
 
 def choose_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray, settings: dict,
                         grid: np.ndarray, candidates: list[dict], features: np.ndarray | None = None,
-                        rows: np.ndarray | None = None) -> dict:
+                        rows: np.ndarray | None = None, committee: list[np.ndarray] | None = None) -> dict:
     """The tuned record (:func:`~facecluster.evaluation.search.choose`) of a graph method on a
     labelled split: its parameter searched for each candidate setting (e.g. ``k``) laid over
     ``settings``, scored on ``rows`` when given."""
-    return choose(lambda cand: tune_graph_method(name, nbrs, sims, labels, {**settings, **cand}, grid, features, rows),
-                  candidates, name)
+    return choose(lambda cand: tune_graph_method(name, nbrs, sims, labels, {**settings, **cand}, grid, features, rows,
+                                                 committee), candidates, name)

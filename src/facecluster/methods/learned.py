@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from facecluster import registry
-from facecluster.methods import gcn_e, gcn_v, lce, lgcn, pivot_subgraph
+from facecluster.methods import cdp_mediator, gcn_e, gcn_v, lce, lgcn, pivot_subgraph
 from facecluster.graph.knn import exact_knn
 from facecluster.evaluation.metrics import pairwise_scores, pairwise_scores_touching
 from facecluster.progress import logger
@@ -36,6 +36,8 @@ class SplitData:
     nbrs: np.ndarray
     sims: np.ndarray
     labels: np.ndarray | None = None
+    #: the committee members' ``(features, kNN ids)`` of the same samples (CDP), in member order
+    committee: list[tuple[np.ndarray, np.ndarray]] | None = None
 
 
 @dataclass(frozen=True)
@@ -151,21 +153,61 @@ def _lce_cluster(p: dict, d: SplitData, value, c: dict):
     return lce.lce_clusters(d.nbrs[:, :k], d.sims[:, :k], p["scores"], p.get("density_prob"))
 
 
+# --- CDP mediator ------------------------------------------------------------------------------
+
+def _mediator_pairs(d: SplitData, c: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The base kNN's candidate pairs at CDP's k and their mediator features."""
+    if not d.committee:
+        raise ValueError("cdp_mediator reads a committee (other models' embeddings of the same samples) and got none")
+    k = c["k"]
+    base = cdp_mediator.View(d.features, d.nbrs[:, :k])
+    committee = [cdp_mediator.View(f, n[:, :k]) for f, n in d.committee]
+    src, dst = cdp_mediator.candidate_pairs(base.nbrs)
+    return src, dst, cdp_mediator.pair_features(src, dst, base, committee, tuple(c["inputs"]))
+
+
+def _cdp_mediator_train(d: SplitData, c: dict, device, rng, models, validation=None):
+    src, dst, x = _mediator_pairs(d, c)
+    y = (d.labels[src] == d.labels[dst]).astype(np.int64)
+    steps = cdp_mediator.epoch_steps(y.size, c["batch_size"], c["epochs"])
+    # the release's rate is constant over its 2 epochs (its MultiStepLR milestone is never reached)
+    schedule = SGDSchedule(steps=steps, lr=c["lr"], momentum=c["momentum"], weight_decay=c["weight_decay"],
+                           optimizer="sgd", milestones=(steps + 1,))
+    model, curve = cdp_mediator.train_mediator(x, y, schedule, c["batch_size"], device, rng, validation)
+    return model, curve, {"kind": "cdp_mediator", "dim": x.shape[1]}
+
+
+def _cdp_mediator_predict(model, d: SplitData, c: dict, device, models):
+    src, dst, x = _mediator_pairs(d, c)
+    return {"src": src, "dst": dst, "prob": cdp_mediator.predict_pairs(model, x, device)}
+
+
+def _cdp_mediator_cluster(p: dict, d: SplitData, value: float, c: dict):
+    return cdp_mediator.mediator_clusters(d.features.shape[0], p["src"], p["dst"], p["prob"], value,
+                                          c["max_size"], c["step"]), {}
+
+
 LEARNED: dict[str, LearnedSpec] = {
     "gcn_v": LearnedSpec("gcn_v", _gcn_v_train, _gcn_v_predict, _gcn_v_cluster),
     "gcn_ve": LearnedSpec("gcn_ve", _gcn_ve_train, _gcn_ve_predict, _gcn_ve_cluster),
     "lgcn": LearnedSpec("lgcn", _lgcn_train, _lgcn_predict, _lgcn_cluster),
     "lce": LearnedSpec("lce", _lce_train, _lce_predict, _lce_cluster),
+    "cdp_mediator": LearnedSpec("cdp_mediator", _cdp_mediator_train, _cdp_mediator_predict, _cdp_mediator_cluster),
 }
 assert set(LEARNED) == set(registry.LEARNED), "every learned method of the registry needs a spec"
 
 
-def load_split(features: str, knn: str, labels: str | None = None) -> SplitData:
-    """A split's features, kNN and (optional) labels from the pipeline's artifacts."""
+def load_split(features: str, knn: str, labels: str | None = None, committee_features: list[str] | None = None,
+               committee_knn: list[str] | None = None) -> SplitData:
+    """A split's features, kNN and (optional) labels from the pipeline's artifacts, with its
+    committee members' features and kNN ids when given (paths in member order)."""
     from facecluster.data.io import load_knn
 
     nbrs, sims = load_knn(knn)
-    return SplitData(np.load(features), nbrs, sims, np.load(labels) if labels else None)
+    committee = None
+    if committee_features:
+        committee = [(np.load(f), load_knn(k)[0]) for f, k in zip(committee_features, committee_knn, strict=True)]
+    return SplitData(np.load(features), nbrs, sims, np.load(labels) if labels else None, committee)
 
 
 def load_dependencies(name: str, paths: dict[str, str]) -> dict:

@@ -22,6 +22,7 @@ MODEL_KINDS: dict[str, tuple[str, str]] = {
     "gcn_v": ("facecluster.methods.gcn_v", "GCNV"),
     "pivot_subgraph_gcn": ("facecluster.methods.pivot_subgraph", "SubgraphGCN"),
     "lce": ("facecluster.methods.lce", "LCE"),
+    "cdp_mediator": ("facecluster.methods.cdp_mediator", "Mediator"),
 }
 
 
