@@ -43,7 +43,7 @@ from facecluster.evaluation.metrics import evaluate  # noqa: E402
 from facecluster.graph.ops import threshold_clusters  # noqa: E402
 
 LEARNED_STAGE_KEYS = ("adaptive_filter", "gcn")
-LEARNED_METHOD_KEYS = ("gcn_v", "gcn_ve", "lgcn", "lce")
+from facecluster.registry import LEARNED as LEARNED_METHOD_KEYS  # noqa: E402  (gcn_v, gcn_ve, lgcn, lce, cdp_mediator)
 RELEASE_TOP_N, RELEASE_TAU = 121, 0.96
 
 

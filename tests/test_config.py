@@ -49,7 +49,8 @@ def test_minimal_config_has_complete_consistent_defaults(tmp_path):
     # every training stage has a budget (the old schema left these without a default: KeyError 'train')
     assert ds["adaptive_filter"]["train"]["steps"] == 800 and ds["gcn"]["train"]["steps"] == 150
     for m in registry.LEARNED:
-        assert ds["methods"][m]["train"]["steps"] > 0
+        c = ds["methods"][m]
+        assert (c["train"]["steps"] if "train" in c else c["epochs"]) > 0  # the mediator trains in epochs
     # the widths that read the kNN graph fit inside it (the old defaults: knn.k 80, gcn.order_k 256)
     assert ds["knn"]["k"] >= max(ds["structure"]["k"], ds["gcn"]["order_k"])
     fc.check_widths(ds, "x.yaml")
@@ -79,7 +80,10 @@ def test_shipped_configs_name_their_preset():
 def test_generated_dataset_gets_its_split_paths():
     ds = fc.load_dataset(REPO / "config" / "datasets" / "synthetic.yaml")
     assert ds["splits"]["test"] == {"features": "resources/synthetic/test/features.npy",
-                                    "labels": "resources/synthetic/test/labels.npy"}
+                                    "labels": "resources/synthetic/test/labels.npy",
+                                    "committee": {"b": "resources/synthetic/test/committee/b.npy",
+                                                  "c": "resources/synthetic/test/committee/c.npy"}}
+    assert ds["splits"]["train_fit"]["committee"] == ds["splits"]["train"]["committee"]  # carved from the train split's
     assert fc.raw_files(ds, "test") == []  # written by the pipeline: nothing to find before the run
 
 
@@ -244,3 +248,20 @@ def test_save_model_load_model_round_trip(tmp_path, kind, arch):
     with pytest.raises(TypeError, match="checkpoint holds"):
         save_model(str(tmp_path / "n.pt"), model, "gcn_v" if kind != "gcn_v" else "lce", arch, {}, [])
     assert not (tmp_path / "n.pt").exists()
+
+
+def test_committee_members_must_match_and_be_present_for_committee_methods(tmp_path):
+    base = {"name": "mine", "format": "npy", "feature_dim": 8, "train_split": "train",
+            "splits": {"train": {"features": "a.npy", "labels": "b.npy", "committee": {"m1": "c.npy", "m2": "d.npy"}},
+                       "test": {"features": "e.npy", "committee": {"m1": "f.npy"}}}}
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump(base))
+    with pytest.raises(fc.ConfigError, match=r"splits.test.committee: members \['m1'\] differ from those of the train split"):
+        fc.load_dataset(tmp_path / "mine.yaml", check_files=False)
+    del base["splits"]["test"]["committee"]
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump(base))
+    ds = fc.load_dataset(tmp_path / "mine.yaml", check_files=False)
+    assert fc.committee_members(ds) == ["m1", "m2"] and not fc.has_committee(ds, "test")
+    assert ("c.npy", "train committee member m1 features") in fc.raw_files(ds, "train")
+    config = {"run": {"mine": {"splits": ["test"], "methods": ["knn_cc", "cdp_vote"]}}, "dataset_dir": str(tmp_path)}
+    with pytest.raises(fc.ConfigError, match=r"mine.yaml: splits.test.committee: missing, but .* lists cdp_vote"):
+        fc.load_workflow_config(config)

@@ -59,7 +59,8 @@ def test_non_learned_method_runs_with_defaults(method, defaults, splits):
     if method == "minibatch_kmeans":
         labels = minibatch_kmeans(d.features, len(np.unique(d.labels)), c["batch_size"], c["seed"])
     else:
-        labels = run_graph_method(method, d.nbrs, d.sims, c[registry.METHODS[method].param], c, d.features)
+        committee = [d.nbrs] if registry.METHODS[method].committee else None  # a one-member committee: the base itself
+        labels = run_graph_method(method, d.nbrs, d.sims, c[registry.METHODS[method].param], c, d.features, committee)
     assert labels.shape == (N,) and labels.min() >= 0
 
 

@@ -134,6 +134,7 @@ def test_config_block_matches_defaults():
 
     block = dict(yaml.safe_load((REPO / "config" / "datasets" / "synthetic.yaml").read_text())["synthetic"])
     assert block.pop("seed") == 0
+    assert set(block.pop("committee")) == {"b", "c"}  # the committee members (generate_view), not base parameters
     assert set(block) == {f.name for f in dataclasses.fields(SyntheticParams)}
     assert params_from_dict(block) == SyntheticParams()
 

@@ -112,7 +112,8 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            "facecluster.methods.cdp"),
     _graph("cdp_vote", "threshold", "CDP vote with a committee: base-kNN pairs above threshold that every member's kNN also holds, size-constrained propagation",
            "facecluster.methods.cdp", input="knn+committee",
-           candidates=({"k": 15}, {"k": 30})),  # release: 15 (MS1M), 30 (OpenImages); knn.committee_k 30
+           # k: the release's 15 (MS1M) and 30 (OpenImages); accept: every member (its committee row) or any one
+           candidates=tuple({"k": k, "accept": a} for k in (15, 30) for a in (None, 1))),
     _graph("knn_dbscan", "eps", "scikit-learn DBSCAN on the one-way kNN distance matrix (1 - cos)"),
     _graph("fast_hac", "distance", "fastcluster single linkage on all features, cut at a Euclidean distance",
            input="features+knn", candidates=()),
