@@ -270,13 +270,16 @@ def test_every_graph_method_runs_through_the_registry():
     nbrs, sims = knn_of(sim, 8)
     # features with the same blocks (cos 0.9 inside, 0 across) for the method that reads them
     x = np.concatenate([np.sqrt(0.9) * np.eye(3)[truth], np.sqrt(0.1) * np.eye(len(truth))], axis=1).astype(np.float32)
-    values = {"knn_cc": 0.5, "cdp": 0.5, "knn_dbscan": 0.3, "fast_hac": 0.6, "chinese_whispers": 0.5,
+    values = {"knn_cc": 0.5, "cdp": 0.5, "cdp_vote": 0.5, "knn_dbscan": 0.3, "fast_hac": 0.6, "chinese_whispers": 0.5,
               "approx_rank_order": 0.5, "leiden": 0.5}
     settings = {"k": 8, "max_size": 600, "step": 0.05, "min_samples": 2, "iterations": 20, "seed": 0,
-                "max_samples": 1000, "max_seconds": 60, "fallback": "error"}
+                "max_samples": 1000, "max_seconds": 60, "fallback": "error", "accept": None}
     assert set(values) == set(GRAPH_METHODS) and METHODS["minibatch_kmeans"].param is None
     for method, value in values.items():
-        assert same_partition(run_graph_method(method, nbrs, sims, value, settings, x), truth), method
+        committee = [nbrs] if METHODS[method].committee else None  # cdp_vote: a one-member committee agreeing with the base
+        assert same_partition(run_graph_method(method, nbrs, sims, value, settings, x, committee), truth), method
+    with pytest.raises(ValueError, match="cdp_vote reads a committee"):
+        run_graph_method("cdp_vote", nbrs, sims, 0.5, settings, x)
 
 
 def test_tuning_picks_the_grid_value_with_the_best_train_f():

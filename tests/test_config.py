@@ -141,13 +141,15 @@ def test_run_entries_are_checked(tmp_path):
     for run, message in [
         ({"theirs": {"splits": ["test"]}}, "run.theirs: no dataset 'theirs'"),
         ({"mine": {"splits": ["val"]}}, "run.mine.splits: 'val' is not a split"),
-        ({"mine": {"splits": ["test"], "methods": ["dbscan"]}}, "run.mine.methods.0: 'dbscan' is not one of"),
+        ({"mine": {"splits": ["test"], "methods": ["optics"]}}, "run.mine.methods.0: 'optics' is not one of"),
     ]:
         with pytest.raises(fc.ConfigError, match=re.escape(message)):
             _workflow(tmp_path, run)
     unlabeled = fc.deep_merge(MINIMAL, {"splits": {"today": {"features": "resources/mine/today.npy"}}})
     with pytest.raises(fc.ConfigError, match="methods.minibatch_kmeans.n_clusters: null .* split 'today' has none"):
         _workflow(tmp_path, {"mine": {"splits": ["today"], "methods": ["minibatch_kmeans"]}}, unlabeled)
+    with pytest.raises(fc.ConfigError, match="methods.spectral.n_clusters: null .* split 'today' has none"):
+        _workflow(tmp_path, {"mine": {"splits": ["today"], "methods": ["spectral"]}}, unlabeled)
 
 
 # --- the registry and what derives from it ------------------------------------------------------

@@ -21,6 +21,7 @@ from facecluster import registry
 from facecluster.data.synthetic import SyntheticParams, generate_split
 from facecluster.graph.knn import exact_knn
 from facecluster.methods.classic import minibatch_kmeans
+from facecluster.methods.feature_baselines import feature_baseline
 from facecluster.methods.graph_methods import run_graph_method
 from facecluster.methods.learned import LEARNED, SplitData
 
@@ -58,6 +59,9 @@ def test_non_learned_method_runs_with_defaults(method, defaults, splits):
     d = splits["test"]
     if method == "minibatch_kmeans":
         labels = minibatch_kmeans(d.features, len(np.unique(d.labels)), c["batch_size"], c["seed"])
+    elif registry.METHODS[method].family == "features":
+        settings = {**c, "n_clusters": len(np.unique(d.labels))} if "n_clusters" in c else c
+        labels = feature_baseline(method, d.features, settings)
     else:
         committee = [d.nbrs] if registry.METHODS[method].committee else None  # a one-member committee: the base itself
         labels = run_graph_method(method, d.nbrs, d.sims, c[registry.METHODS[method].param], c, d.features, committee)

@@ -49,14 +49,14 @@ def test_bin_meta_features_and_an_unlabeled_split(tmp_path):
     (tmp_path / "config" / "datasets").mkdir(parents=True)
     (tmp_path / "config" / "datasets" / "mine.yaml").write_text(yaml.safe_dump(ds))
     (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(
-        {"run": {"mine": {"splits": ["today"], "methods": ["ada_nets", "knn_cc", "gcn_v"]}}}))
+        {"run": {"mine": {"splits": ["today"], "methods": ["knn_cc", "gcn_v"]}}}))
     run_snakemake(tmp_path, "--cores", "2")
-    for base in ("results/mine/today", "results/mine/today/methods/knn_cc", "results/mine/today/methods/gcn_v"):
+    for base in ("results/mine/today/methods/knn_cc", "results/mine/today/methods/gcn_v"):
         clusters = np.load(tmp_path / base / "clusters.npy")
         assert clusters.shape == (300,) and (tmp_path / base / "clusters.csv").exists()
         assert not (tmp_path / base / "metrics.json").exists()
     assert not (tmp_path / "results" / "mine" / "today" / "labels.npy").exists()
-    assert "GCN step 150/150" in (tmp_path / "logs" / "mine" / "train_gcn.log").read_text()  # the cpu preset
+    assert "training preset: cpu" in (tmp_path / "logs" / "mine" / "train_gcn_v.log").read_text()
 
 
 def test_dry_run_of_the_default_dag_does_not_import_torch(repo_config_workdir):

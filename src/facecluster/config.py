@@ -453,11 +453,12 @@ def load_workflow_config(config: dict, where: str = "config/config.yaml", schema
                     raise ConfigError(f"{config['dataset_dir']}/{name}.yaml: splits.{split}.committee: missing, but "
                                       f"{where} run.{name}.methods lists {', '.join(needing)}, which read a committee "
                                       "(other models' embeddings of the same samples); name its files or drop those methods")
-        kmeans = ds["methods"]["minibatch_kmeans"]["n_clusters"]
-        if "minibatch_kmeans" in entry.get("methods", []) and kmeans is None:
+        for method in entry.get("methods", []):
+            if "n_clusters" not in ds["methods"].get(method, {}) or ds["methods"][method]["n_clusters"] is not None:
+                continue
             for split in entry["splits"]:
                 if "labels" not in ds["splits"][split]:
-                    raise ConfigError(f"{config['dataset_dir']}/{name}.yaml: methods.minibatch_kmeans.n_clusters: null (the true "
+                    raise ConfigError(f"{config['dataset_dir']}/{name}.yaml: methods.{method}.n_clusters: null (the true "
                                       f"number of identities) needs labels, and split '{split}' has none; give a number")
     config["datasets"] = datasets
     return config

@@ -123,6 +123,20 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     _graph("leiden", "resolution", "Leiden, constant Potts model on the cosine-weighted kNN graph"),
     Method("minibatch_kmeans", "features", None, "features",
            "MiniBatchKMeans on the features, true number of clusters (upper bound)", "facecluster.methods.classic"),
+    Method("kmeans", "features", None, "features", "KMeans on the features, true number of clusters (upper bound)",
+           "facecluster.methods.feature_baselines"),
+    Method("spectral", "features", None, "features",
+           "SpectralClustering (nearest-neighbours affinity, discretize), true number of clusters (upper bound)",
+           "facecluster.methods.feature_baselines"),
+    Method("hac_ward", "features", None, "features",
+           "Ward agglomerative clustering with kNN connectivity, true number of clusters (upper bound)",
+           "facecluster.methods.feature_baselines"),
+    Method("dbscan", "features", None, "features", "DBSCAN on the features (the release's eps and min_samples)",
+           "facecluster.methods.feature_baselines"),
+    Method("hdbscan", "features", None, "features", "HDBSCAN on the features (min_cluster_size = the release's min_samples)",
+           "facecluster.methods.feature_baselines"),
+    Method("meanshift", "features", None, "features", "MeanShift on the features (estimated bandwidth, bin seeding)",
+           "facecluster.methods.feature_baselines"),
 )}
 
 FAMILY_RULES: dict[str, tuple[str, ...]] = {

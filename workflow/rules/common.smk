@@ -257,7 +257,7 @@ def mem_mb_from_input(factor=3.0, floor=1000):
 # Graph methods that use more than one core: numba's parallel rank-order distances and
 # scikit-learn's k-means (OpenMP). The others (scipy, igraph, fastcluster, serial numba) use one,
 # so two of them share a 2-core machine instead of each holding both cores.
-MULTICORE_METHODS = ("approx_rank_order", "minibatch_kmeans")
+MULTICORE_METHODS = ("approx_rank_order", "minibatch_kmeans", "kmeans", "spectral", "hac_ward", "dbscan", "hdbscan", "meanshift")
 
 
 def method_threads(wildcards):
@@ -293,7 +293,7 @@ def runtime_from_input(minutes=10, per_gb=60):
 # stages that cluster the split given the trained/tuned models (tuning and training are per dataset).
 def _method_stages(method):
     cluster = {"cluster": f"results/{{ds}}/benchmarks/{{split}}/{method}.tsv"}
-    return cluster if method == "minibatch_kmeans" else {"knn": "results/{ds}/benchmarks/{split}/knn.tsv", **cluster}
+    return cluster if registry.METHODS[method].family == "features" else {"knn": "results/{ds}/benchmarks/{split}/knn.tsv", **cluster}
 
 
 def _learned_stages(method):
@@ -357,18 +357,18 @@ def method_tune_inputs(wildcards):
 def method_cluster_inputs(wildcards):
     """Graph methods: the split's kNN (and features, where the method reads them) and the tuned
     parameter; k-means: the features (and the labels when n_clusters is the true number of identities)."""
-    if wildcards.method != "minibatch_kmeans":
+    if registry.METHODS[wildcards.method].family != "features":
         inputs = {"knn": f"results/{wildcards.ds}/{wildcards.split}/knn.npz", "tuned": f"results/{wildcards.ds}/models/{wildcards.method}_tuned.json"}
         if "features" in registry.METHODS[wildcards.method].input:
             inputs["features"] = f"results/{wildcards.ds}/{wildcards.split}/features.npy"
         inputs.update(committee_inputs(wildcards.ds, wildcards.split, wildcards.method))
         return inputs
     inputs = {"features": f"results/{wildcards.ds}/{wildcards.split}/features.npy"}
-    if method_settings(wildcards)["n_clusters"] is None:
+    if "n_clusters" in method_settings(wildcards) and method_settings(wildcards)["n_clusters"] is None:
         if not is_labelled(wildcards.ds, wildcards.split):
             raise ValueError(
-                f"minibatch_kmeans on the unlabeled split '{wildcards.split}' of '{wildcards.ds}' needs "
-                f"methods.minibatch_kmeans.n_clusters in config/datasets/{wildcards.ds}.yaml (null = the true count, which needs labels)"
+                f"{wildcards.method} on the unlabeled split '{wildcards.split}' of '{wildcards.ds}' needs "
+                f"methods.{wildcards.method}.n_clusters in config/datasets/{wildcards.ds}.yaml (null = the true count, which needs labels)"
             )
         inputs["labels"] = f"results/{wildcards.ds}/{wildcards.split}/labels.npy"
     return inputs

@@ -9,6 +9,7 @@ limit_threads(snakemake.threads)
 import numpy as np
 
 from facecluster.methods.classic import minibatch_kmeans
+from facecluster.methods.feature_baselines import feature_baseline
 from facecluster.collapse import check_not_single_cluster
 from facecluster.data.io import load_json, load_knn, named_paths, save_json, save_npy
 from facecluster.methods.graph_methods import run_graph_method
@@ -17,14 +18,19 @@ from facecluster.progress import logger, setup_logging
 
 setup_logging()
 method, settings = snakemake.params.method, snakemake.params.settings
-if method == "minibatch_kmeans":
-    n_clusters, source = settings["n_clusters"], "config"
-    if n_clusters is None:
-        n_clusters, source = len(np.unique(np.load(snakemake.input.labels))), "true number of identities (upper-bound variant)"
-    clusters = minibatch_kmeans(np.load(snakemake.input.features), n_clusters, settings["batch_size"], settings["seed"],
-                                settings["n_init"], settings["max_seconds"])
-    params = {"n_clusters": n_clusters, "n_clusters_source": source,
-              **{key: settings[key] for key in ("batch_size", "n_init", "seed")}}
+if METHODS[method].family == "features":
+    params = {key: value for key, value in settings.items() if key != "max_seconds"}
+    if "n_clusters" in settings:
+        n_clusters, source = settings["n_clusters"], "config"
+        if n_clusters is None:
+            n_clusters, source = len(np.unique(np.load(snakemake.input.labels))), "true number of identities (upper-bound variant)"
+        params.update(n_clusters=n_clusters, n_clusters_source=source)
+    features = np.load(snakemake.input.features)
+    if method == "minibatch_kmeans":
+        clusters = minibatch_kmeans(features, n_clusters, settings["batch_size"], settings["seed"],
+                                    settings["n_init"], settings["max_seconds"])
+    else:
+        clusters = feature_baseline(method, features, {**settings, **params})
 else:
     tuned = load_json(snakemake.input.tuned)
     settings = {**settings, **tuned.get("settings", {})}  # the candidate chosen on validation (e.g. k)
