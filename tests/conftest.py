@@ -13,18 +13,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
-#: rules that take every core (threads: workflow.cores); the tiny end-to-end runs give them one each
-#: so that two run side by side on a 2-core machine (on tiny data one thread is as fast as two)
-ALL_CORE_RULES = ("train_adaptive_filter", "predict_k", "train_gcn", "embed", "train_learned", "tune_learned",
-                  "cluster_learned", "knn", "knn_shard", "structure_space")
-
-
 def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess:
-    """Run the repository's Snakefile with ``workdir`` as working directory (the all-core rules on
-    one thread each, unless the caller sets threads or a profile itself)."""
-    threads = [] if any(a in ("--set-threads", "--profile") for a in args) else [
-        "--set-threads", *(f"{rule}=1" for rule in ALL_CORE_RULES)]
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args, *threads]
+    """Run the repository's Snakefile with ``workdir`` as working directory."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
