@@ -6,7 +6,8 @@ The one mechanism behind every such baseline (:func:`run_with_budget`):
 1. **Estimate from samples.** The call is timed on two random subsets of the rows (``sizes``,
    the cluster count scaled with the subset when the call takes one); the growth exponent
    ``p = log(t₂/t₁) / log(n₂/n₁)`` (clipped to [1, 3]) extrapolates the second time to all N
-   rows: ``t₂ · (N/n₂)^p``. The log gets the estimate before the run starts.
+   rows: ``t₂ · (N/n₂)^p``. The log gets the estimate before the run starts. An input no larger
+   than the second sample is not estimated (timing it would run the whole call twice).
 2. **Refuse at once** when the estimate is above ``max_seconds``, with a :class:`BudgetError`
    naming the method, the shape, the estimate and the setting to change.
 3. **Run in a child process** (spawned: no threads inherited) that the parent watches, logging a
@@ -39,11 +40,8 @@ def estimate_seconds(fn: Callable[..., np.ndarray], x: np.ndarray, n_clusters: i
     n = x.shape[0]
     rng = np.random.default_rng(seed)
     small, large = (min(s, n) for s in sizes)
-    if large <= small or n <= large:  # small input: time it whole
-        t0 = time.perf_counter()
-        fn(x, **_scaled(kwargs, n_clusters, 1.0))
-        t = time.perf_counter() - t0
-        return t, f"ran whole in {t:.2f} s"
+    if large <= small or n <= large:  # no larger than a sample: not estimated (running it would do the work twice)
+        return 0.0, f"not estimated: {n} rows, no more than a {large}-row sample"
     times = []
     for m in (small, large):
         rows = np.sort(rng.choice(n, size=m, replace=False))
