@@ -9,7 +9,7 @@ Fields of :class:`Method`:
 
 - ``family``: ``ada_nets`` (the main method, its own stage rules), ``graph`` (a non-learned method
   on the kNN graph: rules ``tune_method`` / ``cluster_method``), ``features`` (a non-learned method on
-  the features: ``cluster_method``), ``learned`` (rules ``train_learned`` / ``tune_learned`` /
+  the features: ``cluster_method``, and ``tune_method`` when it has a parameter), ``learned`` (rules ``train_learned`` / ``tune_learned`` /
   ``cluster_learned``);
 - ``param``: the one parameter chosen on the train split (None: nothing to tune);
 - ``input``: ``knn`` (columns of ``knn.npz``), ``features`` or ``features+knn``; ``+committee``:
@@ -61,7 +61,8 @@ class Method:
     @property
     def rules(self) -> tuple[str, ...]:
         """The Snakemake rules that compute this method's clusters of a split (and fit it)."""
-        return FAMILY_RULES[self.family]
+        rules = FAMILY_RULES[self.family]
+        return ("tune_method", *rules) if self.family == "features" and self.param else rules
 
 
 #: kNN widths the graph methods choose among (learn-to-cluster's baselines use 80 on MS1M and 4-10
@@ -131,11 +132,13 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("hac_ward", "features", None, "features",
            "Ward agglomerative clustering with kNN connectivity, true number of clusters (upper bound)",
            "facecluster.methods.feature_baselines"),
-    Method("dbscan", "features", None, "features", "DBSCAN on the features (the release's eps and min_samples)",
+    Method("dbscan", "features", "eps", "features", "DBSCAN on the features (eps chosen on validation; the release's 0.75 with tune: fixed)",
            "facecluster.methods.feature_baselines"),
-    Method("hdbscan", "features", None, "features", "HDBSCAN on the features (min_cluster_size = the release's min_samples)",
+    Method("hdbscan", "features", "min_cluster_size", "features",
+           "HDBSCAN on the features (min_cluster_size chosen on validation; the release's 10 with tune: fixed)",
            "facecluster.methods.feature_baselines"),
-    Method("meanshift", "features", None, "features", "MeanShift on the features (estimated bandwidth, bin seeding)",
+    Method("meanshift", "features", "bandwidth", "features",
+           "MeanShift on the features (bandwidth chosen on validation; scikit-learn's estimate with tune: fixed)",
            "facecluster.methods.feature_baselines"),
 )}
 
@@ -154,6 +157,8 @@ GPU_RULES: tuple[str, ...] = ("train_adaptive_filter", "predict_k", "train_gcn",
 
 NAMES: tuple[str, ...] = tuple(METHODS)
 GRAPH_METHODS: tuple[str, ...] = tuple(m for m, s in METHODS.items() if s.family == "graph")
+#: the non-learned methods whose parameter rule ``tune_method`` chooses (graph methods, density baselines)
+TUNED_NON_LEARNED: tuple[str, ...] = tuple(m for m, s in METHODS.items() if "tune_method" in s.rules)
 NON_LEARNED: tuple[str, ...] = tuple(m for m, s in METHODS.items() if s.family in ("graph", "features"))
 LEARNED: tuple[str, ...] = tuple(m for m, s in METHODS.items() if s.family == "learned")
 TUNED: tuple[str, ...] = tuple(m for m, s in METHODS.items() if s.param is not None)

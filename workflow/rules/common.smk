@@ -346,8 +346,11 @@ def method_settings(wildcards):
 
 
 def method_tune_inputs(wildcards):
-    """The choice split's kNN and labels (and features, for methods that read them: fast_hac)."""
-    inputs = {"knn": choice_file("knn.npz")(wildcards), "labels": choice_file("labels.npy")(wildcards)}
+    """The choice split's kNN and labels (and features, for methods that read them: fast_hac; the
+    density baselines read the features alone)."""
+    inputs = {"labels": choice_file("labels.npy")(wildcards)}
+    if registry.METHODS[wildcards.method].family != "features":
+        inputs["knn"] = choice_file("knn.npz")(wildcards)
     if "features" in registry.METHODS[wildcards.method].input:
         inputs["features"] = choice_file("features.npy")(wildcards)
     inputs.update(committee_inputs(wildcards.ds, choice_of(wildcards), wildcards.method))
@@ -364,6 +367,8 @@ def method_cluster_inputs(wildcards):
         inputs.update(committee_inputs(wildcards.ds, wildcards.split, wildcards.method))
         return inputs
     inputs = {"features": f"results/{wildcards.ds}/{wildcards.split}/features.npy"}
+    if registry.METHODS[wildcards.method].param:
+        inputs["tuned"] = f"results/{wildcards.ds}/models/{wildcards.method}_tuned.json"
     if "n_clusters" in method_settings(wildcards) and method_settings(wildcards)["n_clusters"] is None:
         if not is_labelled(wildcards.ds, wildcards.split):
             raise ValueError(

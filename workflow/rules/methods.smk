@@ -9,7 +9,7 @@ rule tune_method:
     output:
         "results/{ds}/models/{method}_tuned.json",
     wildcard_constraints:
-        method="|".join(GRAPH_METHODS),
+        method="|".join(registry.TUNED_NON_LEARNED),
     params:
         method="{method}",
         settings=method_settings,

@@ -25,6 +25,13 @@ if METHODS[method].family == "features":
         if n_clusters is None:
             n_clusters, source = len(np.unique(np.load(snakemake.input.labels))), "true number of identities (upper-bound variant)"
         params.update(n_clusters=n_clusters, n_clusters_source=source)
+    param = METHODS[method].param
+    if param:  # a density baseline: its parameter as chosen on validation (or fixed)
+        tuned = load_json(snakemake.input.tuned)
+        params = {key: value for key, value in params.items() if key not in ("tune", "grid")}
+        params.update({param: tuned["value"], f"{param}_source": tuned["source"]})
+        if tuned.get("candidates"):
+            params["chosen_on_validation"] = {"fscore": tuned["fscore"], "curve": tuned["curve"]}
     features = np.load(snakemake.input.features)
     if method == "minibatch_kmeans":
         clusters = minibatch_kmeans(features, n_clusters, settings["batch_size"], settings["seed"],

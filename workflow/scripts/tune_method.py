@@ -10,6 +10,7 @@ import numpy as np
 
 from facecluster.data.io import load_knn, named_paths, save_json
 from facecluster.evaluation.search import grid_from_config
+from facecluster.methods.feature_baselines import choose_feature_baseline
 from facecluster.methods.graph_methods import choose_graph_method
 from facecluster.progress import logger, setup_logging
 from facecluster.registry import METHODS
@@ -20,6 +21,14 @@ param = METHODS[method].param
 result = {"method": method, "param": param}
 if settings["tune"] == "fixed":
     result.update(value=settings[param], settings={}, source=choice["source"])
+elif METHODS[method].family == "features":  # a density baseline: its parameter on the features
+    features, labels = np.load(snakemake.input.features), np.load(snakemake.input.labels)
+    rows = np.load(snakemake.input.rows) if "rows" in snakemake.input.keys() else None
+    logger.info("%s: choosing %s on '%s' (%d samples%s)", method, param, choice["split"], features.shape[0],
+                f", scored on the {rows.size} held-out ones" if rows is not None else "")
+    chosen = choose_feature_baseline(method, features, labels, settings, grid_from_config(settings["grid"]),
+                                     choice["candidates"], rows)
+    result.update(source=choice["source"], split=choice["split"], **chosen)
 else:
     nbrs, sims = load_knn(snakemake.input.knn)
     features = np.load(snakemake.input.features) if "features" in snakemake.input.keys() else None
@@ -31,5 +40,5 @@ else:
     chosen = choose_graph_method(method, nbrs, sims, np.load(snakemake.input.labels), settings,
                                  grid_from_config(settings["grid"]), choice["candidates"], features, rows, committee)
     result.update(source=choice["source"], split=choice["split"], **chosen)
-logger.info("%s: %s = %.4f, settings %s (%s)", method, param, result["value"], result["settings"], result["source"])
+logger.info("%s: %s = %s, settings %s (%s)", method, param, result["value"], result["settings"], result["source"])
 save_json(snakemake.output[0], result)

@@ -3,6 +3,8 @@
 - :func:`edges_at_least`, :func:`components`, :func:`threshold_clusters`: kNN edges above a
   cosine, connected components, and their composition (the ``knn_cc`` baseline and Ada-NETS
   stage 7's threshold linkage);
+- :func:`noise_to_singletons`: scikit-learn's noise label (−1) to clusters of one (DBSCAN on the
+  kNN graph and on features, HDBSCAN);
 - :func:`symmetric_graph`: the kNN graph as a symmetric CSR matrix of cosines (DBSCAN,
   single linkage, Chinese whispers, Leiden);
 - :func:`build_adjacency`: symmetric, self-looped, row-normalised sparse graph from per-node
@@ -44,6 +46,14 @@ def threshold_clusters(nbrs: np.ndarray, sims: np.ndarray, tau: float) -> np.nda
     src, dst, _ = edges_at_least(nbrs, sims, tau)
     return components(nbrs.shape[0], src, dst)
 
+
+
+def noise_to_singletons(labels: np.ndarray) -> np.ndarray:
+    """Labels with every −1 (scikit-learn's noise label) replaced by a new cluster of its own (int64)."""
+    labels = np.asarray(labels, dtype=np.int64).copy()
+    noise = labels < 0
+    labels[noise] = labels.max(initial=-1) + 1 + np.arange(int(noise.sum()))
+    return labels
 
 
 def symmetric_graph(nbrs: np.ndarray, sims: np.ndarray, min_sim: float = -np.inf) -> sp.csr_matrix:

@@ -7,12 +7,18 @@ The one mechanism behind every such baseline (:func:`run_with_budget`):
    the cluster count scaled with the subset when the call takes one); the growth exponent
    ``p = log(t₂/t₁) / log(n₂/n₁)`` (clipped to [1, 3]) extrapolates the second time to all N
    rows: ``t₂ · (N/n₂)^p``. The log gets the estimate before the run starts. An input no larger
-   than the second sample is not estimated (timing it would run the whole call twice).
+   than the second sample is not estimated (timing it would run the whole call twice) and runs
+   in this process (its cost is that of a sample; a child process costs seconds of imports, which
+   a parameter search on tiny data pays per value).
 2. **Refuse at once** when the estimate is above ``max_seconds``, with a :class:`BudgetError`
    naming the method, the shape, the estimate and the setting to change.
-3. **Run in a child process** (spawned: no threads inherited) that the parent watches, logging a
-   progress line every ``every`` seconds, and **stop** it once ``max_seconds`` have passed
-   (the same :class:`BudgetError`); nothing is written when it stops.
+3. **Run in a child process** (a fresh interpreter, ``python -m facecluster.methods.budget``: no
+   threads inherited, and — unlike :mod:`multiprocessing`'s spawn — no re-import of the caller's
+   ``__main__``, which for a Snakemake script is the whole script; a child that re-ran it died and
+   left the parent blocked on the pipe) that the parent watches, logging a progress line every
+   ``every`` seconds, and **stop** it once ``max_seconds`` have passed (the same
+   :class:`BudgetError`); nothing is written when it stops. The call and its result travel through
+   pickle files in a temporary folder (``fn`` is pickled by reference: a module-level function).
 
 ``max_seconds=None`` runs without a limit (still estimated and logged).
 """
@@ -20,7 +26,11 @@ The one mechanism behind every such baseline (:func:`run_with_budget`):
 from __future__ import annotations
 
 import math
-import multiprocessing as mp
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -59,11 +69,19 @@ def _scaled(kwargs: dict, n_clusters: int | None, share: float) -> dict:
     return {**kwargs, "n_clusters": max(2, int(round(n_clusters * share)))}
 
 
-def _child(fn, x, kwargs, queue) -> None:  # pragma: no cover - runs in the child process
+def _worker(folder: str) -> None:  # pragma: no cover - runs in the child process
+    """Child side: read ``call.pkl`` (the parent's ``sys.path``, then ``fn, x, kwargs``), write ``result.pkl``."""
+    with open(os.path.join(folder, "call.pkl"), "rb") as f:
+        sys.path[:0] = [p for p in pickle.load(f) if p not in sys.path]
+        fn, x, kwargs = pickle.load(f)
     try:
-        queue.put(("ok", fn(x, **kwargs)))
+        result = ("ok", fn(x, **kwargs))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent with its message
-        queue.put(("error", f"{type(exc).__name__}: {exc}"))
+        result = ("error", f"{type(exc).__name__}: {exc}")
+    tmp = os.path.join(folder, "result.pkl.part")
+    with open(tmp, "wb") as f:
+        pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, os.path.join(folder, "result.pkl"))
 
 
 def run_with_budget(name: str, fn: Callable[..., np.ndarray], x: np.ndarray, kwargs: dict, max_seconds: float | None,
@@ -79,31 +97,44 @@ def run_with_budget(name: str, fn: Callable[..., np.ndarray], x: np.ndarray, kwa
     if max_seconds is not None and estimate > max_seconds:
         raise BudgetError(f"{shape}: estimated at {estimate:.0f} s ({how}), above {setting} = {max_seconds:g}; "
                           f"raise {setting} (null: no limit) or cluster fewer samples")
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(fn, x, kwargs, queue), daemon=True)
-    start = last = time.perf_counter()
-    proc.start()
-    try:
-        while True:
-            try:
-                status, value = queue.get(timeout=1.0)
-                break
-            except Exception:  # noqa: BLE001 - queue.Empty: still running
-                now = time.perf_counter()
-                if not proc.is_alive() and queue.empty():
-                    raise RuntimeError(f"{shape}: the worker process ended without a result (exit code {proc.exitcode})")
-                if max_seconds is not None and now - start > max_seconds:
-                    raise BudgetError(f"{shape}: stopped after {now - start:.0f} s (estimate {estimate:.0f} s), above "
-                                      f"{setting} = {max_seconds:g}; raise it (null: no limit)")
-                if now - last >= every:
-                    last = now
-                    logger.info("%s: running, %.0f s elapsed (estimate %.0f s)", shape, now - start, estimate)
-    finally:
-        if proc.is_alive():
-            proc.kill()
-        proc.join(timeout=5)
+    if x.shape[0] <= sizes[1]:  # as small as a sample: bounded, run here (a child costs seconds of imports)
+        start = time.perf_counter()
+        value = fn(x, **kwargs)
+        logger.info("%s: done in %.1f s (in process: no larger than a sample)", shape, time.perf_counter() - start)
+        return np.asarray(value, dtype=np.int64)
+    with tempfile.TemporaryDirectory(prefix="facecluster-budget-") as folder:
+        with open(os.path.join(folder, "call.pkl"), "wb") as f:
+            pickle.dump(list(sys.path), f)
+            pickle.dump((fn, x, kwargs), f, protocol=pickle.HIGHEST_PROTOCOL)
+        start = last = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "facecluster.methods.budget", folder], stdin=subprocess.DEVNULL)
+        try:
+            while True:
+                try:
+                    proc.wait(timeout=1.0)
+                    break
+                except subprocess.TimeoutExpired:
+                    now = time.perf_counter()
+                    if max_seconds is not None and now - start > max_seconds:
+                        raise BudgetError(f"{shape}: stopped after {now - start:.0f} s (estimate {estimate:.0f} s), "
+                                          f"above {setting} = {max_seconds:g}; raise it (null: no limit)") from None
+                    if now - last >= every:
+                        last = now
+                        logger.info("%s: running, %.0f s elapsed (estimate %.0f s)", shape, now - start, estimate)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        result_path = os.path.join(folder, "result.pkl")
+        if not os.path.exists(result_path):
+            raise RuntimeError(f"{shape}: the worker process ended without a result (exit code {proc.returncode})")
+        with open(result_path, "rb") as f:
+            status, value = pickle.load(f)
     if status == "error":
         raise RuntimeError(f"{shape}: {value}")
     logger.info("%s: done in %.1f s (estimate %.0f s)", shape, time.perf_counter() - start, estimate)
     return np.asarray(value, dtype=np.int64)
+
+
+if __name__ == "__main__":  # pragma: no cover - the child process of run_with_budget
+    _worker(sys.argv[1])

@@ -53,7 +53,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
-from facecluster.graph.ops import symmetric_graph
+from facecluster.graph.ops import noise_to_singletons, symmetric_graph
 from facecluster.registry import DENSE_LINKAGE_MAX
 from facecluster.progress import Progress, logger
 
@@ -77,11 +77,8 @@ def knn_dbscan(nbrs: np.ndarray, sims: np.ndarray, eps: float, min_samples: int 
     """scikit-learn DBSCAN on the one-way kNN distance matrix; noise points are singletons."""
     from sklearn.cluster import DBSCAN
 
-    labels = DBSCAN(eps=float(eps), min_samples=int(min_samples), metric="precomputed").fit(
-        one_way_distances(nbrs, sims)).labels_.astype(np.int64)
-    noise = labels < 0
-    labels[noise] = labels.max(initial=-1) + 1 + np.arange(int(noise.sum()))
-    return labels
+    return noise_to_singletons(DBSCAN(eps=float(eps), min_samples=int(min_samples), metric="precomputed").fit(
+        one_way_distances(nbrs, sims)).labels_)
 
 
 def euclidean_of_cosine(cos: np.ndarray | float) -> np.ndarray | float:

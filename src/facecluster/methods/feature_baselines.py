@@ -14,11 +14,19 @@ From learn-to-cluster ``baseline/sklearn_cluster.py`` and CDP ``tools/baseline_c
 * :func:`hdbscan_labels` — HDBSCAN with ``min_cluster_size`` = the releases' ``min_samples`` (10);
   the releases call the ``hdbscan`` package, here scikit-learn's port of the same algorithm
   (``sklearn.cluster.HDBSCAN``, no extra dependency);
-* :func:`meanshift_labels` — ``MeanShift(bandwidth=estimate_bandwidth(x, quantile), bin_seeding=True)``:
+* :func:`meanshift_labels` — ``MeanShift(bandwidth)`` (``estimate_bandwidth(x, quantile)`` when none is given):
   learn-to-cluster's DeepFashion table lists MeanShift (31.61 pairwise F) but its release holds no
-  MeanShift call; this is scikit-learn's documented use.
+  MeanShift call; this is scikit-learn's documented use, seeded from every point (``bin_seeding``
+  off, scikit-learn's default): with bins of a useful bandwidth in 64-d or more no bin centre has a
+  point within the bandwidth and scikit-learn stops with "No point was within bandwidth" (measured
+  on 40 blobs in 64-d: quantiles 0.005-0.02 fail with bin seeding, and reach F 0.89-1.0 without;
+  quantiles 0.05-0.3 give one cluster either way).
 
-KMeans, spectral and Ward need the number of clusters: given the true number of identities they
+DBSCAN's ``eps``, HDBSCAN's ``min_cluster_size`` and MeanShift's ``bandwidth`` are chosen on the
+validation part (:func:`choose_feature_baseline`, rule ``tune_method``) unless a dataset sets
+``tune: fixed`` (then the releases' values): the releases' MS1M settings do not suit sets whose
+identities have a handful of members, and scikit-learn's estimated bandwidth (quantile 0.3) puts
+face-like embeddings into one cluster. KMeans, spectral and Ward need the number of clusters: given the true number of identities they
 are upper-bound variants, as ``minibatch_kmeans``. Noise points of the density methods (label −1)
 become singletons (CDP's evaluation, "singular kept"). Several of these are quadratic or worse in
 N: :func:`facecluster.methods.budget.run_with_budget` estimates each call from two samples,
@@ -29,15 +37,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from facecluster.graph.ops import noise_to_singletons
 from facecluster.methods.budget import run_with_budget
-
-
-def noise_to_singletons(labels: np.ndarray) -> np.ndarray:
-    """Labels with every −1 (noise) replaced by a new cluster of its own (int64)."""
-    labels = np.asarray(labels, dtype=np.int64).copy()
-    noise = labels < 0
-    labels[noise] = labels.max(initial=-1) + 1 + np.arange(int(noise.sum()))
-    return labels
 
 
 def kmeans_labels(x: np.ndarray, n_clusters: int, seed: int = 0, n_init: int = 10) -> np.ndarray:
@@ -70,14 +71,19 @@ def dbscan_labels(x: np.ndarray, eps: float = 0.75, min_samples: int = 10) -> np
 def hdbscan_labels(x: np.ndarray, min_cluster_size: int = 10) -> np.ndarray:
     from sklearn.cluster import HDBSCAN
 
-    return noise_to_singletons(HDBSCAN(min_cluster_size=min_cluster_size, copy=True).fit(x).labels_)
+    return noise_to_singletons(HDBSCAN(min_cluster_size=int(round(min_cluster_size)), copy=True).fit(x).labels_)
 
 
-def meanshift_labels(x: np.ndarray, quantile: float = 0.3, seed: int = 0) -> np.ndarray:
+def meanshift_labels(x: np.ndarray, bandwidth: float | None = None, quantile: float = 0.3, seed: int = 0,
+                     bin_seeding: bool = False) -> np.ndarray:
+    """MeanShift at ``bandwidth`` (Euclidean, between unit features), or — ``None`` — at scikit-learn's
+    ``estimate_bandwidth(x, quantile)`` (mean distance to the ``quantile`` share of a 2,000-row sample:
+    it depends on N, so the pipeline chooses the bandwidth itself on validation)."""
     from sklearn.cluster import MeanShift, estimate_bandwidth
 
-    bandwidth = estimate_bandwidth(x, quantile=quantile, n_samples=min(x.shape[0], 2000), random_state=seed)
-    return MeanShift(bandwidth=bandwidth, bin_seeding=True).fit(x).labels_
+    if bandwidth is None:
+        bandwidth = estimate_bandwidth(x, quantile=quantile, n_samples=min(x.shape[0], 2000), random_state=seed)
+    return MeanShift(bandwidth=float(bandwidth), bin_seeding=bin_seeding).fit(x).labels_
 
 
 #: method name -> (labels function, the settings it takes from the method's config)
@@ -87,8 +93,22 @@ FEATURE_BASELINES = {
     "hac_ward": (ward_labels, ("n_clusters", "knn")),
     "dbscan": (dbscan_labels, ("eps", "min_samples")),
     "hdbscan": (hdbscan_labels, ("min_cluster_size",)),
-    "meanshift": (meanshift_labels, ("quantile", "seed")),
+    "meanshift": (meanshift_labels, ("bandwidth", "quantile", "seed", "bin_seeding")),
 }
+
+
+def choose_feature_baseline(name: str, features: np.ndarray, labels: np.ndarray, settings: dict, grid: np.ndarray,
+                            candidates: list[dict] | None = None, rows: np.ndarray | None = None) -> dict:
+    """The tuned record (:func:`~facecluster.evaluation.search.choose`) of a density baseline on a
+    labelled split: its registry parameter (dbscan ``eps``, hdbscan ``min_cluster_size``, meanshift
+    ``bandwidth``) searched over ``grid`` for each candidate setting, scored on ``rows`` when given
+    (the validation part's identities). Each run is under the method's ``max_seconds``."""
+    from facecluster.evaluation.search import choose, search_grid
+    from facecluster.registry import METHODS
+
+    param = METHODS[name].param
+    return choose(lambda cand: search_grid(lambda v: feature_baseline(name, features, {**settings, **cand, param: v}),
+                                           labels, grid, f"{name}: {param}", rows), candidates or [], name)
 
 
 def feature_baseline(name: str, features: np.ndarray, settings: dict) -> np.ndarray:
