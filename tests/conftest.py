@@ -47,6 +47,12 @@ def tiny_synthetic(workdir: Path, n_samples: int = 600, methods: tuple[str, ...]
                "lce": dict(k=16, layers=1, feedforward=32, pce_hidden=32, batch_size=16, pce_train=tiny_train)}
     for name, settings in learned.items():
         ds["methods"].setdefault(name, {}).update(settings, train=tiny_train)
+    tiny_epochs = {"epochs": 2, "milestones": [1]}
+    tiny_proposals = [{"k": 16, "th": 0.6, "max_size": 100, "level1": [{"k": 2, "sv_max_size": 8}]}, {"k": 16, "th": 0.7, "max_size": 100}]
+    ds["methods"]["gcn_d"] = {"proposals": tiny_proposals, "train_proposals": tiny_proposals, "hidden": [32, 16],
+                              "batch_size": 8, "train": tiny_epochs}
+    ds["methods"]["gcn_ds"] = {"hidden": [32, 16], "iop_batch_size": 8, "iop_train": tiny_epochs, "batch_size": 4,
+                               "train": tiny_epochs}
     (cfg_dir / "synthetic.yaml").write_text(yaml.safe_dump(ds))
     config = {"run": {"synthetic": {"splits": ["test"], "methods": list(methods)}}, "dataset_dir": "config/datasets"}
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))

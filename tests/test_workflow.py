@@ -191,6 +191,27 @@ def test_tiny_learned_methods(tmp_path):
 
 
 @pytest.mark.e2e
+def test_tiny_gcn_d_and_gcn_s(tmp_path):
+    """GCN-D and GCN-D + GCN-S through the real rules: one proposals artifact per split (the fitting
+    part's from train_proposals), the models, and clusters that cover every node."""
+    from facecluster.methods import proposals as P
+
+    tiny_synthetic(tmp_path, n_samples=600, methods=("gcn_d", "gcn_ds"))
+    run_snakemake(tmp_path, "--cores", "2")
+    res = tmp_path / "results" / "synthetic"
+    for split in ("train_fit", "train", "test"):
+        props = P.load(str(res / split / "proposals.npz"))
+        n = np.load(res / split / "labels.npy").shape[0]
+        assert len(props) > 0 and props.indptr[-1] == props.indices.size and props.indices.max() < n
+        assert set(np.unique(props.level)) <= {0, 1} and props.settings[0]["k"] == 16
+    for method in ("gcn_d", "gcn_ds"):
+        m = json.loads((res / "test" / "methods" / method / "metrics.json").read_text())
+        assert m["method"] == method and 0.0 < m["pairwise"]["fscore"] <= 1.0
+        assert np.load(res / "test" / "methods" / method / "clusters.npy").shape == (np.load(res / "test" / "labels.npy").shape[0],)
+    assert "train_gcn_d" in json.loads((res / "test" / "methods" / "gcn_ds" / "metrics.json").read_text())["seconds"]
+
+
+@pytest.mark.e2e
 def test_tiny_ada_nets_end_to_end_and_deterministic(tmp_path):
     runs = []
     for name in ("a", "b"):

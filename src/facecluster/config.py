@@ -58,6 +58,10 @@ TRAINING_PRESETS: dict[str, dict[str, Any]] = {
                        "train": {"steps": 300, "lr": 0.001, "optimizer": "adam", "warmup": 30}},
             "lgcn": {"k_at_hop_train": [10, 5], "k_at_hop_test": [10, 5], "active": 5, "hidden": 64, "batch_size": 32,
                      "train": {"steps": 300, "lr": 0.001, "optimizer": "adam", "warmup": 30}},
+            # GCN-D / GCN-S: the release's networks and SGD; 10 epochs (of 30) with its decays scaled
+            "gcn_d": {"train": {"epochs": 10, "milestones": [5, 8, 9]}},
+            "gcn_ds": {"iop_train": {"epochs": 10, "milestones": [5, 8, 9]}, "batch_size": 8,
+                       "train": {"epochs": 10, "milestones": [5, 8, 9]}},
             "lce": {"k": 16, "layers": 1, "batch_size": 32,
                     "train": {"steps": 300, "lr": 0.001, "optimizer": "adam", "warmup": 30},
                     "pce_train": {"steps": 200, "lr": 0.001, "optimizer": "adam", "warmup": 20}},

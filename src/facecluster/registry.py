@@ -14,6 +14,7 @@ Fields of :class:`Method`:
 - ``param``: the one parameter chosen on the train split (None: nothing to tune);
 - ``input``: ``knn`` (columns of ``knn.npz``), ``features`` or ``features+knn``; ``+committee``:
   also the committee members' kNN (and features) of the split (CDP's other recognition models);
+  ``+proposals``: also the split's cluster proposals (``proposals.npz``, GCN-D / GCN-S);
 - ``needs``: methods whose trained model this one builds on;
 - ``knn_widths``: ``(key, extra)`` pairs: the dataset-config key (a dotted path) whose value plus
   ``extra`` columns of ``knn.npz`` the method reads (``extra`` 1 where the key counts neighbours
@@ -54,6 +55,11 @@ class Method:
         return "committee" in self.input
 
     @property
+    def proposals(self) -> bool:
+        """Whether the method reads the split's cluster proposals (GCN-D / GCN-S, rule ``proposals``)."""
+        return "proposals" in self.input
+
+    @property
     def gpu(self) -> bool:
         """Whether the method has GPU-capable stages (``gpu=1`` rules)."""
         return self.family in ("ada_nets", "learned")
@@ -62,6 +68,8 @@ class Method:
     def rules(self) -> tuple[str, ...]:
         """The Snakemake rules that compute this method's clusters of a split (and fit it)."""
         rules = FAMILY_RULES[self.family]
+        if self.proposals:
+            rules = ("proposals", *rules)
         return ("tune_method", *rules) if self.family == "features" and self.param else rules
 
 
@@ -108,6 +116,12 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            "CDP mediator: the committee's relationship, affinity and structure per base-kNN pair, an MLP trained on labelled pairs, size-constrained propagation",
            "facecluster.methods.cdp_mediator", knn_widths=(("methods.cdp_mediator.k", 0),),
            candidates=({"k": 15}, {"k": 30})),  # release: 15
+    Method("gcn_d", "learned", None, "features+knn+proposals",
+           "GCN-D: super-vertex proposals at two levels, a GCN scoring each proposal's IoU, de-overlap",
+           "facecluster.methods.gcn_d"),
+    Method("gcn_ds", "learned", None, "features+knn+proposals",
+           "GCN-D + GCN-S: GCN-D's de-overlap with GCN-S removing each uncertain proposal's outliers",
+           "facecluster.methods.gcn_d", needs=("gcn_d",)),
     _graph("knn_cc", "tau", "kNN graph cut at cosine tau, connected components", "facecluster.graph.ops"),
     _graph("cdp", "threshold", "CDP single-model vote: pairs above threshold, size-constrained propagation",
            "facecluster.methods.cdp"),

@@ -439,6 +439,20 @@ def committee_inputs(ds, split, method, prefix=""):
     return inputs
 
 
+def proposal_inputs(ds, split, method, prefix=""):
+    """The split's cluster proposals for a method that reads them (GCN-D / GCN-S; {} otherwise)."""
+    if not registry.METHODS[method].proposals:
+        return {}
+    return {f"{prefix}proposals": f"results/{ds}/{split}/proposals.npz"}
+
+
+def proposal_settings(wildcards):
+    """gcn_d's proposal settings of a split: train_proposals for the fitting part, proposals elsewhere."""
+    ds = DATASETS[wildcards.ds]
+    settings = ds["methods"]["gcn_d"]
+    return settings["train_proposals"] if wildcards.split == _fit_split(ds) else settings["proposals"]
+
+
 def method_clusters(ds, split, method):
     if method == "ada_nets":
         return f"results/{ds}/{split}/clusters.npy"
@@ -472,10 +486,12 @@ def learned_train_inputs(wildcards):
     for dep in registry.METHODS[wildcards.method].needs:
         inputs[dep] = f"results/{wildcards.ds}/models/{dep}.pt"
     inputs.update(committee_inputs(wildcards.ds, fit_split(wildcards), wildcards.method))
+    inputs.update(proposal_inputs(wildcards.ds, fit_split(wildcards), wildcards.method))
     if choice_of(wildcards) != fit_split(wildcards):  # model selection on the validation part
         for name in ("features", "knn", "labels"):
             inputs[f"val_{name}"] = choice_file(f"{name}.npy" if name != "knn" else "knn.npz")(wildcards)
         inputs.update(committee_inputs(wildcards.ds, choice_of(wildcards), wildcards.method, prefix="val_"))
+        inputs.update(proposal_inputs(wildcards.ds, choice_of(wildcards), wildcards.method, prefix="val_"))
         inputs = with_choice_rows(inputs, wildcards)
     return inputs
 
@@ -487,6 +503,7 @@ def learned_tune_inputs(wildcards):
         inputs[dep] = f"results/{wildcards.ds}/models/{dep}.pt"
     inputs["model"] = f"results/{wildcards.ds}/models/{wildcards.method}.pt"
     inputs.update(committee_inputs(wildcards.ds, choice_of(wildcards), wildcards.method))
+    inputs.update(proposal_inputs(wildcards.ds, choice_of(wildcards), wildcards.method))
     return with_choice_rows(inputs, wildcards)
 
 
@@ -499,6 +516,7 @@ def learned_cluster_inputs(wildcards):
     if registry.METHODS[wildcards.method].param:
         inputs["tuned"] = f"results/{wildcards.ds}/models/{wildcards.method}_tuned.json"
     inputs.update(committee_inputs(wildcards.ds, wildcards.split, wildcards.method))
+    inputs.update(proposal_inputs(wildcards.ds, wildcards.split, wildcards.method))
     return inputs
 
 

@@ -1,6 +1,29 @@
-# The learned methods Ada-NETS is compared with (GCN-V, GCN-V+E, L-GCN, LCE: facecluster.methods.learned),
+# The learned methods Ada-NETS is compared with (GCN-V, GCN-V+E, L-GCN, LCE, CDP mediator, GCN-D, GCN-D+S: facecluster.methods.learned),
 # trained on the fitting part of the train split (results/{ds}/models/{method}.pt), their parameter
 # chosen on its validation part, and applied to every split under results/{ds}/{split}/methods/{method}/.
+# GCN-D / GCN-S read the cluster proposals of each split (rule proposals: results/{ds}/{split}/proposals.npz).
+
+
+rule proposals:
+    input:
+        features="results/{ds}/{split}/features.npy",
+        knn="results/{ds}/{split}/knn.npz",
+    output:
+        "results/{ds}/{split}/proposals.npz",
+    params:
+        settings=proposal_settings,
+    conda:
+        "../../envs/cpu.yaml"
+    log:
+        "logs/{ds}/{split}/proposals.log",
+    benchmark:
+        "results/{ds}/benchmarks/{split}/proposals.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_from_input(factor=4.0, floor=2000),
+        runtime=runtime_from_input(minutes=20, per_gb=60),
+    script:
+        "../scripts/proposals.py"
 
 
 rule train_learned:

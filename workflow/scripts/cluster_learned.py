@@ -17,10 +17,11 @@ cfg = {**snakemake.params.settings, **chosen, "inference_chunk": snakemake.param
 spec = LEARNED[method]
 device = start_training(cfg["seed"], snakemake.threads, cfg["device"])
 data = load_split(snakemake.input.features, snakemake.input.knn, None,
-                  named_paths(snakemake.input, "committee_features"), named_paths(snakemake.input, "committee_knn"))
+                  named_paths(snakemake.input, "committee_features"), named_paths(snakemake.input, "committee_knn"),
+                  snakemake.input.proposals if "proposals" in snakemake.input.keys() else None)
 models = load_dependencies(method, {dep: snakemake.input[dep] for dep in spec.needs})
 predicted = spec.predict(model.to(device), data, cfg, device, models)
-params = {key: value for key, value in cfg.items() if key not in ("tune", "grid", "train", "pce_train", "device", "inference_chunk")}
+params = {key: value for key, value in cfg.items() if key not in ("tune", "grid", "train", "pce_train", "iop_train", "train_proposals", "device", "inference_chunk")}
 if ckpt.get("selection"):
     params["chosen_on_validation"] = {"settings": chosen, "candidates": ckpt["selection"]}
 value = None

@@ -16,11 +16,13 @@ logger.info("training preset: %s (the dataset config's `training`; its own value
 method, cfg, choice = snakemake.params.method, snakemake.params.settings, snakemake.params.choice
 device = start_training(cfg["seed"], snakemake.threads, cfg["device"])
 fit = load_split(snakemake.input.features, snakemake.input.knn, snakemake.input.labels,
-                 named_paths(snakemake.input, "committee_features"), named_paths(snakemake.input, "committee_knn"))
+                 named_paths(snakemake.input, "committee_features"), named_paths(snakemake.input, "committee_knn"),
+                 snakemake.input.proposals if "proposals" in snakemake.input.keys() else None)
 val = None
 if "val_features" in snakemake.input.keys():
     val = load_split(snakemake.input.val_features, snakemake.input.val_knn, snakemake.input.val_labels,
-                     named_paths(snakemake.input, "val_committee_features"), named_paths(snakemake.input, "val_committee_knn"))
+                     named_paths(snakemake.input, "val_committee_features"), named_paths(snakemake.input, "val_committee_knn"),
+                     snakemake.input.val_proposals if "val_proposals" in snakemake.input.keys() else None)
 val_rows = np.load(snakemake.input.rows) if "rows" in snakemake.input.keys() else None
 models = load_dependencies(method, {dep: snakemake.input[dep] for dep in LEARNED[method].needs})
 logger.info("training %s on %d nodes%s, device %s", method, fit.features.shape[0],

@@ -23,7 +23,8 @@ if cfg["tune"] == "fixed":
 else:
     device = start_training(cfg["seed"], snakemake.threads, cfg["device"])
     data = load_split(snakemake.input.features, snakemake.input.knn, snakemake.input.labels,
-                      named_paths(snakemake.input, "committee_features"), named_paths(snakemake.input, "committee_knn"))
+                      named_paths(snakemake.input, "committee_features"), named_paths(snakemake.input, "committee_knn"),
+                      snakemake.input.proposals if "proposals" in snakemake.input.keys() else None)
     models = load_dependencies(method, {dep: snakemake.input[dep] for dep in spec.needs})
     rows = np.load(snakemake.input.rows) if "rows" in snakemake.input.keys() else None
     predicted = spec.predict(model.to(device), data, cfg, device, models)

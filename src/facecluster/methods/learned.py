@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from facecluster import registry
-from facecluster.methods import cdp_mediator, gcn_e, gcn_v, lce, lgcn, pivot_subgraph
+from facecluster.methods import cdp_mediator, gcn_d, gcn_e, gcn_v, lce, lgcn, pivot_subgraph
+from facecluster.methods.proposals import Proposals
 from facecluster.graph.knn import exact_knn
 from facecluster.evaluation.metrics import pairwise_scores, pairwise_scores_touching
 from facecluster.progress import logger
@@ -38,6 +39,8 @@ class SplitData:
     labels: np.ndarray | None = None
     #: the committee members' ``(features, kNN ids)`` of the same samples (CDP), in member order
     committee: list[tuple[np.ndarray, np.ndarray]] | None = None
+    #: the split's cluster proposals (GCN-D / GCN-S)
+    proposals: Proposals | None = None
 
 
 @dataclass(frozen=True)
@@ -187,27 +190,91 @@ def _cdp_mediator_cluster(p: dict, d: SplitData, value: float, c: dict):
                                           c["max_size"], c["step"]), {}
 
 
+# --- GCN-D and GCN-D + GCN-S -------------------------------------------------------------------
+
+def _proposals(d: SplitData, name: str) -> Proposals:
+    if d.proposals is None:
+        raise ValueError(f"{name} reads the split's cluster proposals (rule proposals) and got none")
+    if len(d.proposals) == 0:
+        raise ValueError(f"{name}: the split has no proposals (lower the proposal thresholds th in methods.gcn_d)")
+    return d.proposals
+
+
+def _gcn_d_train(d: SplitData, c: dict, device, rng, models, validation=None):
+    model, curve = gcn_d.train_gcn_d(d.features, d.nbrs, d.sims, d.labels, _proposals(d, "gcn_d"), c["target"],
+                                     c["hidden"], c["dropout"], c["train"], c["batch_size"], device, rng,
+                                     c["with_weight"], validation)
+    return model, curve, {"kind": "dsgcn", "dim": d.features.shape[1], "hidden": list(c["hidden"]),
+                          "dropout": c["dropout"], "stage": "det"}
+
+
+def _gcn_d_predict(model, d: SplitData, c: dict, device, models):
+    return {"scores": gcn_d.predict_gcn_d(model, d.features, d.nbrs, d.sims, _proposals(d, "gcn_d"), device,
+                                          c["with_weight"], c["inference_batch"])}
+
+
+def _gcn_d_cluster(p: dict, d: SplitData, value, c: dict):
+    return gcn_d.deoverlap(d.features.shape[0], d.proposals, p["scores"]), {}
+
+
+def _gcn_ds_train(d: SplitData, c: dict, device, rng, models, validation=None):
+    props = _proposals(d, "gcn_ds")
+    model = gcn_d.GCNDS(d.features.shape[1], c["hidden"], c["dropout"]).to(device)
+    _, iop_curve = gcn_d.train_gcn_d(d.features, d.nbrs, d.sims, d.labels, props, "iop", c["hidden"], c["dropout"],
+                                     c["iop_train"], c["iop_batch_size"], device, rng, c["with_weight"], model=model.iop)
+    _, curve = gcn_d.train_gcn_s(d.features, d.nbrs, d.sims, d.labels, props, c["hidden"], c["dropout"], c["train"],
+                                 c["batch_size"], device, rng, tuple(c["train_iop_range"]), c["with_weight"],
+                                 validation.of(model) if validation is not None else None, model=model.seg)
+    return model, iop_curve + curve, {"kind": "gcn_ds", "dim": d.features.shape[1], "hidden": list(c["hidden"]),
+                                      "dropout": c["dropout"]}
+
+
+def _gcn_ds_predict(model, d: SplitData, c: dict, device, models):
+    props = _proposals(d, "gcn_ds")
+    settings = models["gcn_d_settings"]
+    iou = gcn_d.predict_gcn_d(models["gcn_d"], d.features, d.nbrs, d.sims, props, device, settings["with_weight"],
+                              settings["inference_batch"])
+    iop = gcn_d.predict_gcn_d(model.iop, d.features, d.nbrs, d.sims, props, device, c["with_weight"], c["inference_batch"])
+    lo, hi = c["iop_range"]
+    uncertain = np.flatnonzero((iop >= lo) & (iop <= hi))
+    inlier = gcn_d.predict_gcn_s(model.seg, d.features, d.nbrs, d.sims, props, uncertain, device, c["seed"],
+                                 c["with_weight"], c["inference_batch"])
+    logger.info("gcn_ds: %d of %d proposals with predicted IoP in [%g, %g] cleaned by GCN-S", uncertain.size,
+                len(props), lo, hi)
+    return {"scores": iou, "iop": iop, "inlier": inlier}
+
+
+def _gcn_ds_cluster(p: dict, d: SplitData, value, c: dict):
+    return gcn_d.deoverlap(d.features.shape[0], d.proposals, p["scores"], p["inlier"], c["th_outlier"],
+                           c["keep_outlier"]), {}
+
+
 LEARNED: dict[str, LearnedSpec] = {
     "gcn_v": LearnedSpec("gcn_v", _gcn_v_train, _gcn_v_predict, _gcn_v_cluster),
     "gcn_ve": LearnedSpec("gcn_ve", _gcn_ve_train, _gcn_ve_predict, _gcn_ve_cluster),
     "lgcn": LearnedSpec("lgcn", _lgcn_train, _lgcn_predict, _lgcn_cluster),
     "lce": LearnedSpec("lce", _lce_train, _lce_predict, _lce_cluster),
     "cdp_mediator": LearnedSpec("cdp_mediator", _cdp_mediator_train, _cdp_mediator_predict, _cdp_mediator_cluster),
+    "gcn_d": LearnedSpec("gcn_d", _gcn_d_train, _gcn_d_predict, _gcn_d_cluster),
+    "gcn_ds": LearnedSpec("gcn_ds", _gcn_ds_train, _gcn_ds_predict, _gcn_ds_cluster),
 }
 assert set(LEARNED) == set(registry.LEARNED), "every learned method of the registry needs a spec"
 
 
 def load_split(features: str, knn: str, labels: str | None = None, committee_features: list[str] | None = None,
-               committee_knn: list[str] | None = None) -> SplitData:
+               committee_knn: list[str] | None = None, proposals: str | None = None) -> SplitData:
     """A split's features, kNN and (optional) labels from the pipeline's artifacts, with its
-    committee members' features and kNN ids when given (paths in member order)."""
+    committee members' features and kNN ids when given (paths in member order) and its cluster
+    proposals (``proposals.npz``) when given."""
     from facecluster.data.io import load_knn
+    from facecluster.methods import proposals as proposal_io
 
     nbrs, sims = load_knn(knn)
     committee = None
     if committee_features:
         committee = [(np.load(f), load_knn(k)[0]) for f, k in zip(committee_features, committee_knn, strict=True)]
-    return SplitData(np.load(features), nbrs, sims, np.load(labels) if labels else None, committee)
+    return SplitData(np.load(features), nbrs, sims, np.load(labels) if labels else None, committee,
+                     proposal_io.load(proposals) if proposals else None)
 
 
 def load_dependencies(name: str, paths: dict[str, str]) -> dict:

@@ -23,6 +23,8 @@ MODEL_KINDS: dict[str, tuple[str, str]] = {
     "pivot_subgraph_gcn": ("facecluster.methods.pivot_subgraph", "SubgraphGCN"),
     "lce": ("facecluster.methods.lce", "LCE"),
     "cdp_mediator": ("facecluster.methods.cdp_mediator", "Mediator"),
+    "dsgcn": ("facecluster.methods.gcn_d", "DSGCN"),
+    "gcn_ds": ("facecluster.methods.gcn_d", "GCNDS"),
 }
 
 
