@@ -209,6 +209,7 @@ def test_tiny_gcn_d_and_gcn_s(tmp_path):
         assert m["method"] == method and 0.0 < m["pairwise"]["fscore"] <= 1.0
         assert np.load(res / "test" / "methods" / method / "clusters.npy").shape == (np.load(res / "test" / "labels.npy").shape[0],)
     assert "train_gcn_d" in json.loads((res / "test" / "methods" / "gcn_ds" / "metrics.json").read_text())["seconds"]
+    assert (res / "test" / "plots" / "gcn_d_proposals.png").stat().st_size > 0  # the report's figure
 
 
 @pytest.mark.e2e

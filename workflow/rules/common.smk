@@ -71,6 +71,8 @@ def all_targets():
                 targets.append(f"results/{ds}/{split}/leaderboard.csv")
                 if "ada_nets" in methods:
                     targets.append(f"results/{ds}/{split}/plots/ada_nets_neighbours.png")
+                if "gcn_d" in methods:
+                    targets.append(f"results/{ds}/{split}/plots/gcn_d_proposals.png")
         if tuned_names_of(ds):
             targets.append(f"results/{ds}/plots/threshold_curves.png")
         if "ada_nets" in methods:

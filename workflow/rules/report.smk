@@ -159,3 +159,33 @@ rule plot_timings:
         runtime=10,
     script:
         "../scripts/plot_timings.py"
+
+
+rule plot_proposals:
+    input:
+        proposals="results/{ds}/{split}/proposals.npz",
+        labels="results/{ds}/{split}/labels.npy",
+        features="results/{ds}/{split}/features.npy",
+        knn="results/{ds}/{split}/knn.npz",
+        model="results/{ds}/models/gcn_d.pt",
+    output:
+        report(
+            "results/{ds}/{split}/plots/gcn_d_proposals.png",
+            caption="../report/gcn_d_proposals.rst",
+            category="{ds}",
+            subcategory="{split}",
+        ),
+    params:
+        settings=lookup(dpath="datasets/{ds}/methods/gcn_d", within=config),
+    conda:
+        "../../envs/cpu.yaml"
+    log:
+        "logs/{ds}/{split}/plot_proposals.log",
+    benchmark:
+        "results/{ds}/benchmarks/{split}/plot_proposals.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_from_input(factor=4.0, floor=2000),
+        runtime=10,
+    script:
+        "../scripts/plot_proposals.py"

@@ -165,3 +165,24 @@ def stage_timings(rows: list[tuple[str, float, float]], path: str) -> None:
     b.barh(y, [r[2] for r in rows], color="tab:orange")
     b.set_xlabel("peak memory (MB)")
     _save(fig, path)
+
+
+def proposal_figure(sizes: np.ndarray, level: np.ndarray, true_iou: np.ndarray, predicted: np.ndarray, path: str) -> None:
+    """GCN-D's proposals of a split: their sizes per level (left) and the predicted against the true
+    IoU with the majority identity (right, the diagonal dotted)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    top = max(int(sizes.max(initial=1)), 2)
+    bins = np.unique(np.geomspace(1, top + 1, 30).astype(int))
+    for lv in np.unique(level):
+        left.hist(sizes[level == lv], bins=bins, alpha=0.6, label=f"level {lv} ({int((level == lv).sum())})")
+    left.set_xscale("log")
+    left.set_xlabel("proposal size (nodes)")
+    left.set_ylabel("proposals")
+    left.legend()
+    right.scatter(true_iou, predicted, s=4, alpha=0.4)
+    right.plot([0, 1], [0, 1], ":", color="grey")
+    corr = float(np.corrcoef(true_iou, predicted)[0, 1]) if true_iou.size > 1 and np.std(predicted) > 0 else float("nan")
+    right.set_title(f"GCN-D: MSE {np.mean((predicted - true_iou) ** 2):.4f}, correlation {corr:.3f}")
+    right.set_xlabel("true IoU")
+    right.set_ylabel("predicted IoU")
+    _save(fig, path)
