@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
 
-.PHONY: setup data slurm browser run report test lint dryrun clean-results
+.PHONY: run-all setup data slurm browser run report test lint dryrun clean-results
 
 setup: $(STAMP)
 
@@ -53,6 +53,10 @@ data:
 
 run: $(STAMP) data
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
+
+# The default run plus npmscope (config/run_all.yaml), when ../shared/data/npmscope exists.
+run-all: $(STAMP) data
+	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --configfile config/config.yaml config/run_all.yaml
 
 # The Snakemake HTML report of the default run (after `make run`): report.html, self-contained.
 report: $(STAMP)

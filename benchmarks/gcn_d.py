@@ -11,6 +11,7 @@ GCN-D and GCN-D + GCN-S, and the **cost**: seconds of proposals and of GCN-D inf
 per 100,000 nodes (scaled linearly from N; the proposals are linear in the kNN pairs).
 
     .venv/bin/python benchmarks/gcn_d.py [--datasets synthetic npmscope] [--split test] [--threads 2]
+        [--root /tmp/facecluster-seeds/seed_0]
 """
 
 from __future__ import annotations
@@ -50,12 +51,13 @@ def main() -> None:
     ap.add_argument("--datasets", nargs="+", default=["synthetic", "npmscope"])
     ap.add_argument("--split", default="test")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--root", type=Path, default=REPO, help="the run's working directory (its results/), e.g. a seeds.py seed_0")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     for name in args.datasets:
         ds = load_dataset(REPO / "config" / "datasets" / f"{name}.yaml", check_files=False)
         cd, cs = ds["methods"]["gcn_d"], ds["methods"]["gcn_ds"]
-        base = REPO / "results" / name
+        base = args.root / "results" / name
         x = np.load(base / args.split / "features.npy")
         y = np.load(base / args.split / "labels.npy")
         nbrs, sims = load_knn(str(base / args.split / "knn.npz"))

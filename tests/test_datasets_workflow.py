@@ -180,9 +180,12 @@ needs_npmscope = pytest.mark.skipif(
 )
 
 
+RUN_ALL = ("--configfile", "config/config.yaml", "config/run_all.yaml")  # what `make run-all` adds
+
+
 def test_default_run_skips_an_absent_if_present_dataset_with_a_message(repo_config_workdir):
-    # the repo's config.yaml lists npmscope with `if_present: true`; this scratch directory has no resources/
-    proc = run_snakemake(repo_config_workdir, "-n")
+    # config/run_all.yaml lists npmscope with `if_present: true`; this scratch directory has no resources/
+    proc = run_snakemake(repo_config_workdir, "-n", *RUN_ALL)
     assert "skipping dataset 'npmscope' (run: if_present)" in proc.stderr
     assert "resources/npmscope/" in proc.stderr and "results/synthetic/test/leaderboard.csv" in proc.stdout
     assert "results/npmscope/" not in proc.stdout
@@ -201,10 +204,11 @@ def test_npmscope_files_read_as_configured():
 
 
 @needs_npmscope
-def test_npmscope_dag_runs_in_the_default_target(repo_config_workdir):
+def test_npmscope_dag_runs_in_make_run_all_and_not_in_make_run(repo_config_workdir):
     (repo_config_workdir / "resources").mkdir()
     (repo_config_workdir / "resources" / "npmscope").symlink_to(NPMSCOPE.resolve())
-    out = run_snakemake(repo_config_workdir, "-n").stdout
+    assert "results/npmscope/" not in run_snakemake(repo_config_workdir, "-n").stdout  # make run: synthetic alone
+    out = run_snakemake(repo_config_workdir, "-n", *RUN_ALL).stdout
     for job in ADA_NETS_JOBS:
         assert f"rule {job}:" in out, job
     assert "results/npmscope/test/leaderboard.csv" in out and "results/npmscope/test/metrics.json" in out
