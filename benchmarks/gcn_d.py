@@ -76,8 +76,7 @@ def main() -> None:
         iop = gcn_d.predict_gcn_d(ds_model.iop, x, nbrs, sims, props, "cpu", cs["with_weight"], cs["inference_batch"])
         lo, hi = cs["iop_range"]
         uncertain = np.flatnonzero((iop >= lo) & (iop <= hi))
-        rng = np.random.default_rng(cs["seed"])
-        seeds = (rng.random(len(uncertain)) * props.sizes[uncertain]).astype(np.int64)
+        seeds = gcn_d.seed_positions(props, uncertain, cs["seed"])  # the seeds predict_gcn_s draws
         inlier = gcn_d.predict_gcn_s(ds_model.seg, x, nbrs, sims, props, uncertain, "cpu", cs["seed"], cs["with_weight"])
         correct = total = inliers = 0
         for p, s in zip(uncertain, seeds):

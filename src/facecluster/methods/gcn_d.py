@@ -262,6 +262,13 @@ def train_gcn_s(features: np.ndarray, nbrs: np.ndarray, sims: np.ndarray, labels
     return model, curve
 
 
+def seed_positions(proposals: Proposals, ids: np.ndarray, seed: int) -> np.ndarray:
+    """GCN-S's test-time seed node of each proposal ``ids`` (a position in its member list), drawn
+    from a generator seeded with ``seed`` (the release draws ``random.choice``)."""
+    rng = np.random.default_rng(seed)
+    return (rng.random(len(ids)) * proposals.sizes[ids]).astype(np.int64)
+
+
 @torch.no_grad()
 def predict_gcn_s(model: DSGCN, features: np.ndarray, nbrs: np.ndarray, sims: np.ndarray, proposals: Proposals,
                   ids: np.ndarray, device, seed: int = 0, with_weight: bool = True, batch_size: int = 64
@@ -269,8 +276,7 @@ def predict_gcn_s(model: DSGCN, features: np.ndarray, nbrs: np.ndarray, sims: np
     """GCN-S's inlier probability of every node of proposals ``ids`` (a random seed node each, as
     the release's test) → ``{proposal: probabilities in member order}``."""
     model.eval()
-    rng = np.random.default_rng(seed)
-    seeds_all = (rng.random(len(ids)) * proposals.sizes[ids]).astype(np.int64)
+    seeds_all = seed_positions(proposals, ids, seed)
     out: dict[int, np.ndarray] = {}
     for lo in range(0, len(ids), batch_size):
         batch = np.asarray(ids[lo:lo + batch_size])

@@ -252,14 +252,13 @@ def generate(features: np.ndarray, nbrs: np.ndarray, sims: np.ndarray, settings:
 
 
 def save(path: str, proposals: Proposals) -> None:
-    """Write proposals as one ``.npz`` (atomically: a temporary name, then renamed)."""
+    """Write proposals as one ``.npz`` (:func:`facecluster.data.io.save_npz`: atomic, reproducible)."""
     import json
-    import os
 
-    tmp = f"{path}.part.npz"
-    np.savez(tmp, indptr=proposals.indptr, indices=proposals.indices, level=proposals.level,
+    from facecluster.data.io import save_npz
+
+    save_npz(path, indptr=proposals.indptr, indices=proposals.indices, level=proposals.level,
              setting=proposals.setting, settings=np.array(json.dumps(proposals.settings)))
-    os.replace(tmp, path)
 
 
 def load(path: str) -> Proposals:
