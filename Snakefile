@@ -28,6 +28,7 @@ include: "workflow/rules/gcn.smk"
 include: "workflow/rules/methods.smk"
 include: "workflow/rules/cluster.smk"
 include: "workflow/rules/learned.smk"
+include: "workflow/rules/transfer.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 

@@ -136,18 +136,47 @@ def get_path(cfg: dict, dotted: str) -> Any:
 
 # --- one dataset ----------------------------------------------------------------------------------
 
-def load_dataset(path: str | os.PathLike, schema_dir: str | os.PathLike | None = None, check_files: bool = True) -> dict:
-    """A dataset config, validated, with its preset and defaults filled and every cross-field check run."""
-    path = str(path)
+#: keys of a dataset config that describe its own data and are never taken from ``models_from``
+OWN_KEYS = ("name", "description", "format", "source", "feature_dim", "train_split", "splits", "validation",
+            "models_from", "synthetic")
+
+
+def _read_raw(path: str) -> dict:
     raw = _load_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
+    return raw
+
+
+def inherit_models_from(raw: dict, source_raw: dict, path: str, source_path: str) -> dict:
+    """A ``models_from`` dataset's settings: the source dataset's (those its models were trained and
+    chosen with: kNN widths, the filter's and GCNs' sizes, every method's settings) under this file's
+    own, without the source's data keys (:data:`OWN_KEYS`)."""
+    if "train_split" in raw:
+        raise ConfigError(f"{path}: models_from: '{raw['models_from']}' and train_split: '{raw['train_split']}': a dataset either "
+                          "fits its models on its own labelled train split or takes them from another dataset; drop one")
+    if "models_from" in source_raw:
+        raise ConfigError(f"{path}: models_from: '{raw['models_from']}' takes its own models from '{source_raw['models_from']}' "
+                          f"({source_path}); name the dataset that trains them")
+    if "train_split" not in source_raw:
+        raise ConfigError(f"{path}: models_from: '{raw['models_from']}' ({source_path}) has no train_split: it fits no models to take")
+    base = {key: value for key, value in source_raw.items() if key not in OWN_KEYS}
+    return deep_merge(base, raw)
+
+
+def load_dataset(path: str | os.PathLike, schema_dir: str | os.PathLike | None = None, check_files: bool = True,
+                 raw: dict | None = None) -> dict:
+    """A dataset config, validated, with its preset and defaults filled and every cross-field check run
+    (``raw``: the YAML's settings when the caller read them already, e.g. merged for ``models_from``)."""
+    path = str(path)
+    raw = _read_raw(path) if raw is None else raw
     training = raw.get("training", DEFAULT_TRAINING)
     if training not in TRAINING_PRESETS:
         raise ConfigError(f"{path}: training: '{training}' is not a preset (choose {' or '.join(TRAINING_PRESETS)})")
     ds = deep_merge(TRAINING_PRESETS[training], raw)
     ds["training"] = training
     validate(ds, _schema("dataset.schema.yaml", schema_dir), path)
+    _label_free_defaults(ds, raw, path)
     _fill_generated_paths(ds)
     ds["candidates"] = resolve_candidates(ds, raw)
     check_dataset(ds, path, check_files=check_files)
@@ -155,16 +184,59 @@ def load_dataset(path: str | os.PathLike, schema_dir: str | os.PathLike | None =
     return ds
 
 
+# --- datasets without labels ----------------------------------------------------------------------
+
+def fits_models(ds: dict) -> bool:
+    """Whether the dataset fits models and makes choices on labels of its own (it has a train split)."""
+    return "train_split" in ds
+
+
+def tuned_settings_of(ds: dict) -> list[tuple[str, dict]]:
+    """``(method, settings)`` of every method with a tuned parameter (Ada-NETS: ``cluster``)."""
+    return [(m.name, get_path(ds, m.settings_key)) for m in registry.METHODS.values() if m.param]
+
+
+def _label_free_defaults(ds: dict, raw: dict, path: str) -> None:
+    """A dataset without a train split or ``models_from`` has no labels to choose on: every tuned
+    parameter the file leaves at the default ``tune: validation`` is chosen label-free instead; an
+    explicit ``validation`` / ``train`` there is an error naming the key."""
+    if fits_models(ds) or ds.get("models_from"):
+        return
+    for method, settings in tuned_settings_of(ds):
+        key = registry.METHODS[method].settings_key
+        written = (_get_optional(raw, key) or {}).get("tune")
+        if written in ("validation", "train"):
+            raise ConfigError(f"{path}: {key}.tune: '{written}' needs labels, and this dataset has no train_split "
+                              "(nor models_from); use label_free, fixed, or models_from: <a labelled dataset>")
+        if settings.get("tune") in ("validation", "train"):
+            settings["tune"] = "label_free"
+
+
+def model_source(ds: dict) -> str:
+    """The dataset whose trained models (and validation choices) this one uses: itself or ``models_from``."""
+    return ds.get("models_from") or ds["name"]
+
+
 # --- the validation part and the choices made on it ----------------------------------------------
 
-def fit_split(ds: dict) -> str:
-    """The split the models are fitted on: ``<train_split>_fit`` (validation on) or the train split."""
+def fit_split(ds: dict) -> str | None:
+    """The split the models are fitted on: ``<train_split>_fit`` (validation on) or the train split;
+    None for a dataset without a train split."""
+    if not fits_models(ds):
+        return None
     return f"{ds['train_split']}_fit" if ds["validation"]["fraction"] > 0 else ds["train_split"]
 
 
 def val_split(ds: dict) -> str | None:
     """The held-out part of the train split, ``<train_split>_val``; None when validation is off."""
+    if not fits_models(ds):
+        return None
     return f"{ds['train_split']}_val" if ds["validation"]["fraction"] > 0 else None
+
+
+def label_free_split(ds: dict) -> str:
+    """The split a ``tune: label_free`` choice clusters: the train split, else the first split listed."""
+    return ds.get("train_split") or next(iter(ds["splits"]))
 
 
 def choice_split(ds: dict, tune: str) -> str:
@@ -176,14 +248,18 @@ def choice_split(ds: dict, tune: str) -> str:
     Why the whole train split: a threshold chosen on the validation part alone (a fifth of the
     samples) is chosen on a sparser graph than the test split's and chains there (npmscope's
     knn_cc: validation-part F 0.62 at tau 0.66, test F 0.03); among the fitting part's samples the
-    held-out identities meet a graph of a full split's density (README "Choices on validation")."""
+    held-out identities meet a graph of a full split's density (README "Choices on validation").
+    label_free → :func:`label_free_split` (no labels read); a dataset without a train split makes
+    its fixed choices there too (nothing is read)."""
+    if tune == "label_free" or not fits_models(ds):
+        return label_free_split(ds)
     return fit_split(ds) if tune == "train" else ds["train_split"]
 
 
 def choice_rows(ds: dict, tune: str) -> str | None:
     """The rows file of the validation part (``results/<ds>/<train>_val/rows.npy``) scored by a
     ``tune: validation`` choice; None otherwise (every row of the choice split is scored)."""
-    if tune != "train" and val_split(ds):
+    if tune in ("validation", "fixed") and val_split(ds):
         return f"results/{ds['name']}/{val_split(ds)}/rows.npy"
     return None
 
@@ -193,6 +269,8 @@ def choice_source(ds: dict, tune: str) -> str:
     if tune == "fixed":
         return "config (tune: fixed)"
     split = choice_split(ds, tune)
+    if tune == "label_free":
+        return f"split '{split}', label-free criterion '{ds['label_free']['criterion']}' (no labels read)"
     if choice_rows(ds, tune):
         return (f"validation part '{val_split(ds)}' (held-out identities, clustered within the train split "
                 f"'{split}'), max pairwise F")
@@ -202,7 +280,7 @@ def choice_source(ds: dict, tune: str) -> str:
 def _add_validation_splits(ds: dict, path: str) -> None:
     """Add the derived splits ``<train>_fit`` / ``<train>_val`` (``part``: fit / val, ``of``: the
     train split) when validation is on: labelled, produced by the pipeline from the train split."""
-    if ds["validation"]["fraction"] <= 0:
+    if ds["validation"]["fraction"] <= 0 or not fits_models(ds):
         return
     train = ds["train_split"]
     for part, name in (("fit", fit_split(ds)), ("val", val_split(ds))):
@@ -227,7 +305,7 @@ def resolve_candidates(ds: dict, raw: dict) -> dict[str, list[dict]]:
     dataset YAML sets any of the candidates' keys itself (its value wins); candidates wider than the kNN graph or a split are dropped (the configured value is then
     among the candidates only if it fits). Methods with fewer than two candidates left get none."""
     out: dict[str, list[dict]] = {}
-    if not ds["validation"]["candidates"]:
+    if not ds["validation"]["candidates"] or not fits_models(ds):
         return out
     sizes = list(split_sizes(ds).values())
     fraction = ds["validation"]["fraction"]
@@ -237,7 +315,7 @@ def resolve_candidates(ds: dict, raw: dict) -> dict[str, list[dict]]:
         if not method.candidates:
             continue
         settings = get_path(ds, method.settings_key)
-        if method.family != "learned" and settings.get("tune", "validation") == "fixed":
+        if method.family != "learned" and settings.get("tune", "validation") in ("fixed", "label_free"):
             continue
         raw_settings = _get_optional(raw, method.settings_key) or {}
         if any(key in raw_settings for cand in method.candidates for key in cand):
@@ -293,8 +371,8 @@ def _fill_generated_paths(ds: dict) -> None:
 
 def committee_members(ds: dict) -> list[str]:
     """The committee members of a dataset (CDP's other recognition models): those its train split
-    names (every split that names a committee names the same ones; :func:`check_dataset`)."""
-    return list(ds["splits"][ds["train_split"]].get("committee", {}))
+    (else its first split) names (every split that names a committee names the same ones; :func:`check_dataset`)."""
+    return list(ds["splits"][label_free_split(ds)].get("committee", {}))
 
 
 def has_committee(ds: dict, split: str) -> bool:
@@ -327,7 +405,7 @@ def raw_files(ds: dict, split: str) -> list[tuple[str, str]]:
 def missing_raw_files(ds: dict, splits, committee: bool = True) -> list[tuple[str, str]]:
     """The raw files of ``splits`` and of the train split they depend on that do not exist
     (``committee=False``: leaving out the committee members' files)."""
-    wanted = dict.fromkeys([ds["splits"].get(s, {}).get("of", s) for s in splits] + [ds["train_split"]])
+    wanted = dict.fromkeys([ds["splits"].get(s, {}).get("of", s) for s in splits] + ([ds["train_split"]] if fits_models(ds) else []))
     return [(p, what) for split in wanted for p, what in raw_files(ds, split)
             if not os.path.exists(p) and (committee or " committee member " not in what)]
 
@@ -373,7 +451,7 @@ def check_dataset(ds: dict, path: str, check_files: bool = True) -> None:
     stem = os.path.splitext(os.path.basename(path))[0]
     if ds["name"] != stem:
         raise ConfigError(f"{path}: name: '{ds['name']}' differs from the file name '{stem}'")
-    if ds["train_split"] not in ds["splits"]:
+    if fits_models(ds) and ds["train_split"] not in ds["splits"]:
         raise ConfigError(f"{path}: train_split: '{ds['train_split']}' is not one of its splits ({', '.join(ds['splits'])})")
     for split, files in ds["splits"].items():
         if "features" not in files:
@@ -384,9 +462,9 @@ def check_dataset(ds: dict, path: str, check_files: bool = True) -> None:
     for split, files in ds["splits"].items():
         if files.get("committee") and list(files["committee"]) != members:
             raise ConfigError(f"{path}: splits.{split}.committee: members {sorted(files['committee'])} differ from those of "
-                              f"the train split '{ds['train_split']}' ({sorted(members) or 'none'}); every split that names "
+                              f"{'the train split' if fits_models(ds) else 'split'} '{label_free_split(ds)}' ({sorted(members) or 'none'}); every split that names "
                               "a committee names the same members, in the same order")
-    if "labels" not in ds["splits"][ds["train_split"]]:
+    if fits_models(ds) and "labels" not in ds["splits"][ds["train_split"]]:
         raise ConfigError(f"{path}: splits.{ds['train_split']}.labels: missing; the train split needs labels "
                           "(models and thresholds are fitted on it)")
     check_widths(ds, path)
@@ -423,19 +501,72 @@ def load_datasets(folder: str | os.PathLike, schema_dir: str | os.PathLike | Non
     paths = sorted(glob.glob(os.path.join(folder, "*.yaml")))
     if not paths:
         raise ConfigError(f"{folder}: no dataset configs (*.yaml) found")
+    raws = {Path(p).stem: (p, _read_raw(p)) for p in paths}
     datasets = {}
-    for p in paths:
-        ds = load_dataset(p, schema_dir)
-        datasets[ds["name"]] = ds
-    return datasets
+    for stem, (p, raw) in raws.items():
+        if "models_from" in raw:
+            source = raw["models_from"]
+            if source not in raws:
+                raise ConfigError(f"{p}: models_from: no dataset '{source}' ({os.path.join(folder, str(source))}.yaml does not "
+                                  f"exist; known: {', '.join(raws)})")
+            raw = inherit_models_from(raw, raws[source][1], p, raws[source][0])
+        datasets[stem] = load_dataset(p, schema_dir, raw=raw)
+    for name, ds in datasets.items():
+        if ds.get("models_from"):
+            check_models_from(ds, datasets[ds["models_from"]], raws[name][0])
+    return {ds["name"]: ds for ds in datasets.values()}
+
+
+def feature_dim_of(ds: dict) -> int | None:
+    """The dataset's feature dimension: configured, else the header of the first existing .npy split file."""
+    if ds.get("feature_dim"):
+        return int(ds["feature_dim"])
+    for files in ds["splits"].values():
+        path = files.get("features", "")
+        if path.endswith(".npy") and os.path.exists(path):
+            try:
+                import numpy as np
+
+                return int(np.load(path, mmap_mode="r").shape[1])
+            except Exception:  # noqa: BLE001 - prepare_features names the problem
+                return None
+    return None
+
+
+def check_models_from(ds: dict, source: dict, path: str) -> None:
+    """Before any job: the models of ``source`` read features of ``ds``'s dimension."""
+    mine, theirs = feature_dim_of(ds), feature_dim_of(source)
+    if mine is not None and theirs is not None and mine != theirs:
+        raise ConfigError(f"{path}: models_from: '{source['name']}' fits its models on {theirs}-d features, and this "
+                          f"dataset's are {mine}-d (feature_dim); models only transfer between embeddings of the same "
+                          "recognition model")
 
 
 # --- the top-level config -------------------------------------------------------------------------
+
+def model_missing(ds: dict, method: str) -> str | None:
+    """Why a learned method (or Ada-NETS) has no model on this dataset (None when it has one, and for
+    every non-learned method): no labelled train split to fit it on, no ``models_from``, and no
+    release weights (``methods.<m>.weights``) for it and every model it builds on."""
+    spec = registry.METHODS[method]
+    if spec.family not in ("ada_nets", "learned") or fits_models(ds) or ds.get("models_from"):
+        return None
+    if spec.family == "ada_nets":
+        return (f"is learned (adaptive filter and GCN) and dataset '{ds['name']}' has no train_split and no models_from: "
+                "it has no model (Ada-NETS publishes no weights); name models_from: <a labelled dataset> or drop it")
+    lacking = [m for m in (*spec.needs, method) if not ds["methods"][m].get("weights")]
+    if lacking:
+        return (f"is learned and dataset '{ds['name']}' has no train_split, no models_from and no "
+                f"{', '.join(f'methods.{m}.weights' for m in lacking)}: it has no model; name models_from: <a labelled "
+                "dataset>, the release's weights (docs/release_weights.md), or drop it")
+    return None
+
 
 def load_workflow_config(config: dict, where: str = "config/config.yaml", schema_dir: str | os.PathLike | None = None) -> dict:
     """The workflow's config: the top-level file validated (defaults filled), its ``datasets``
     loaded from ``dataset_dir``, and every ``run`` entry checked against them. Returns ``config``
     with ``config['datasets']`` set."""
+    listed = {name: "methods" in (entry or {}) for name, entry in (config.get("run") or {}).items()}
     validate(config, _schema("config.schema.yaml", schema_dir), where)
     datasets = load_datasets(config["dataset_dir"], schema_dir)
     for name, entry in config["run"].items():
@@ -450,9 +581,15 @@ def load_workflow_config(config: dict, where: str = "config/config.yaml", schema
         for method in entry.get("methods", []):
             if method not in registry.METHODS:
                 raise ConfigError(f"{where}: run.{name}.methods: unknown method '{method}' (known: {', '.join(registry.NAMES)})")
+        if not listed.get(name, True):  # the default list: the methods this dataset can run
+            entry["methods"] = [m for m in entry["methods"] if model_missing(ds, m) is None]
+        for method in entry["methods"]:
+            why = model_missing(ds, method)
+            if why:
+                raise ConfigError(f"{where}: run.{name}.methods: {method} {why}")
         needing = [m for m in entry.get("methods", []) if m in registry.COMMITTEE]
         if needing:
-            for split in dict.fromkeys([ds["train_split"], *entry["splits"]]):
+            for split in dict.fromkeys([*([ds["train_split"]] if fits_models(ds) else []), *entry["splits"]]):
                 if not has_committee(ds, split):
                     raise ConfigError(f"{config['dataset_dir']}/{name}.yaml: splits.{split}.committee: missing, but "
                                       f"{where} run.{name}.methods lists {', '.join(needing)}, which read a committee "

@@ -36,7 +36,7 @@ use rule tune_method as tune_ada_nets with:
 use rule cluster_method as ada_nets_cluster with:
     input:
         knn="results/{ds}/{split}/embedding_knn.npz",
-        tuned=rules.tune_ada_nets.output[0],
+        tuned=lambda wildcards: tuned_file(wildcards.ds, "ada_nets"),
     output:
         clusters="results/{ds}/{split}/clusters.npy",
         params="results/{ds}/{split}/cluster_params.json",

@@ -12,11 +12,13 @@ from facecluster.config import (
     choice_split,
     committee_members,
     fit_split as _fit_split,
+    fits_models,
     has_committee,
     is_generated,
     load_workflow_config,
     max_candidate,
     missing_raw_files,
+    model_source,
 )
 
 
@@ -27,7 +29,43 @@ GRAPH_METHODS = registry.GRAPH_METHODS
 NON_LEARNED = registry.NON_LEARNED
 LEARNED = registry.LEARNED
 # train splits with a validation part carved from them (rule carve_validation)
-VALIDATED_SPLITS = {ds["train_split"] for ds in DATASETS.values() if ds["validation"]["fraction"] > 0}
+VALIDATED_SPLITS = {ds["train_split"] for ds in DATASETS.values() if fits_models(ds) and ds["validation"]["fraction"] > 0}
+
+
+# --- where a dataset's models come from: trained on its train split, imported release weights, or
+# another dataset's (models_from) ------------------------------------------------------------------
+
+def imported(ds, name):
+    """Whether the model ``name`` of dataset ``ds`` is the release's weights (methods.<name>.weights)."""
+    return bool(DATASETS[ds]["methods"].get(name, {}).get("weights"))
+
+
+def model_file(ds, name):
+    """The checkpoint ``name`` (adaptive_filter, gcn, or a learned method) that dataset ``ds`` uses:
+    imported release weights, its own trained model, or its models_from dataset's."""
+    if imported(ds, name):
+        return f"results/{ds}/models/{name}.imported.pt"
+    return f"results/{model_source(DATASETS[ds])}/models/{name}.pt"
+
+
+def model_benchmark(ds, name):
+    """The benchmark file of the job that made model ``name`` of dataset ``ds`` (import or training)."""
+    if imported(ds, name):
+        return f"results/{ds}/benchmarks/import_{name}.tsv"
+    return f"results/{model_source(DATASETS[ds])}/benchmarks/train_{name}.tsv"
+
+
+def tuned_file(ds, method):
+    """A method's chosen parameter: its own choice (fixed, label-free, or on its own validation part)
+    or, with models_from, the other dataset's validation choice."""
+    settings = DATASETS[ds]["cluster"] if method == "ada_nets" else DATASETS[ds]["methods"][method]
+    own = settings.get("tune") in ("fixed", "label_free") or not DATASETS[ds].get("models_from")
+    return f"results/{ds if own else model_source(DATASETS[ds])}/models/{method}_tuned.json"
+
+
+def models_from_check(ds, split):
+    """The feature-statistics comparison of a models_from split with the models' data ([] otherwise)."""
+    return [f"results/{ds}/{split}/models_from.json"] if DATASETS[ds].get("models_from") else []
 
 
 def _datasets_to_run():
@@ -73,9 +111,9 @@ def all_targets():
                     targets.append(f"results/{ds}/{split}/plots/ada_nets_neighbours.png")
                 if "gcn_d" in methods:
                     targets.append(f"results/{ds}/{split}/plots/gcn_d_proposals.png")
-        if tuned_names_of(ds):
+        if fits_models(DATASETS[ds]) and tuned_names_of(ds):
             targets.append(f"results/{ds}/plots/threshold_curves.png")
-        if "ada_nets" in methods:
+        if "ada_nets" in methods and fits_models(DATASETS[ds]):
             targets.append(f"results/{ds}/plots/training_curves.png")
     return targets
 
@@ -117,7 +155,13 @@ def with_choice_rows(inputs, wildcards):
 
 
 def ada_nets_tune_inputs(wildcards):
-    """The choice split's GCN-embedding kNN and labels (and the scored rows) for Ada-NETS' tau and cluster.k."""
+    """The choice split's GCN-embedding kNN and labels (and the scored rows) for Ada-NETS' tau and
+    cluster.k; the kNN alone for a label-free choice, nothing for a fixed one."""
+    tune = DATASETS[wildcards.ds]["cluster"]["tune"]
+    if tune == "fixed":
+        return {}
+    if tune == "label_free":
+        return {"knn": choice_file("embedding_knn.npz")(wildcards)}
     return with_choice_rows({"knn": choice_file("embedding_knn.npz")(wildcards),
                              "labels": choice_file("labels.npy")(wildcards)}, wildcards)
 
@@ -127,7 +171,7 @@ def choice_params(wildcards):
     ds = DATASETS[wildcards.ds]
     tune = tuned_settings(wildcards).get("tune", "validation")
     return {"split": choice_split(ds, tune), "source": choice_source(ds, tune),
-            "candidates": ds["candidates"].get(_method_of(wildcards), [])}
+            "candidates": ds["candidates"].get(_method_of(wildcards), []), "criterion": ds["label_free"]["criterion"]}
 
 
 def cluster_knn_width(wildcards):
@@ -221,10 +265,11 @@ def split_settings(wildcards):
 
 
 def train_file(name):
-    """Input function: results/{ds}/<fit split>/<name> (what the models are fitted on)."""
+    """Input function: results/<models' dataset>/<its fit split>/<name> (what the models are fitted on)."""
 
     def _path(wildcards):
-        return f"results/{wildcards.ds}/{fit_split(wildcards)}/{name}"
+        source = model_source(DATASETS[wildcards.ds])
+        return f"results/{source}/{_fit_split(DATASETS[source])}/{name}"
 
     return _path
 
@@ -295,7 +340,9 @@ def runtime_from_input(minutes=10, per_gb=60):
 # stages that cluster the split given the trained/tuned models (tuning and training are per dataset).
 def _method_stages(method):
     cluster = {"cluster": f"results/{{ds}}/benchmarks/{{split}}/{method}.tsv"}
-    return cluster if registry.METHODS[method].family == "features" else {"knn": "results/{ds}/benchmarks/{split}/knn.tsv", **cluster}
+    if registry.METHODS[method].family == "features":
+        return cluster
+    return {"knn": "results/{ds}/benchmarks/{split}/knn.tsv", **cluster}
 
 
 def _learned_stages(method):
@@ -320,9 +367,17 @@ ADA_NETS_STAGES = {
 }
 
 
+def stage_benchmark(ds, split, stage, template):
+    """The benchmark file of one stage: a training stage's (train_<model>) where the model was made
+    (model_benchmark: imported, trained here, or on the models_from dataset), the others this split's."""
+    if stage.startswith("train_"):
+        return model_benchmark(ds, stage[len("train_"):])
+    return template.format(ds=ds, split=split)
+
+
 def method_benchmarks(wildcards):
     """Benchmark files of the stages a method's result depends on (order of method_stages)."""
-    return [path.format(ds=wildcards.ds, split=wildcards.split) for path in METHOD_STAGES[wildcards.method].values()]
+    return [stage_benchmark(wildcards.ds, wildcards.split, stage, path) for stage, path in METHOD_STAGES[wildcards.method].items()]
 
 
 def method_stages(wildcards):
@@ -330,11 +385,14 @@ def method_stages(wildcards):
 
 
 def ada_nets_benchmarks(wildcards):
-    return [path.format(ds=wildcards.ds, split=wildcards.split) for path in ADA_NETS_STAGES.values()]
+    return [stage_benchmark(wildcards.ds, wildcards.split, stage, path) for stage, path in ADA_NETS_STAGES.items()]
 
 
 def diagnostic_splits(wildcards):
-    """The split itself and, when different, the fit split (the filter's error on both)."""
+    """The split itself and, when different, the fit split (the filter's error on both); the split
+    alone when the models come from another dataset."""
+    if not fits_models(DATASETS[wildcards.ds]):
+        return [wildcards.split]
     return list(dict.fromkeys([wildcards.split, fit_split(wildcards)]))
 
 
@@ -349,9 +407,13 @@ def method_settings(wildcards):
 
 def method_tune_inputs(wildcards):
     """The choice split's kNN and labels (and features, for methods that read them: fast_hac; the
-    density baselines read the features alone)."""
-    inputs = {"labels": choice_file("labels.npy")(wildcards)}
-    if registry.METHODS[wildcards.method].family != "features":
+    density baselines read the features alone); no labels for a label-free choice (the density
+    baselines then read the kNN too: the criterion scores partitions on it), nothing for a fixed one."""
+    tune = method_settings(wildcards)["tune"]
+    if tune == "fixed":
+        return {}
+    inputs = {} if tune == "label_free" else {"labels": choice_file("labels.npy")(wildcards)}
+    if registry.METHODS[wildcards.method].family != "features" or tune == "label_free":
         inputs["knn"] = choice_file("knn.npz")(wildcards)
     if "features" in registry.METHODS[wildcards.method].input:
         inputs["features"] = choice_file("features.npy")(wildcards)
@@ -363,14 +425,14 @@ def method_cluster_inputs(wildcards):
     """Graph methods: the split's kNN (and features, where the method reads them) and the tuned
     parameter; k-means: the features (and the labels when n_clusters is the true number of identities)."""
     if registry.METHODS[wildcards.method].family != "features":
-        inputs = {"knn": f"results/{wildcards.ds}/{wildcards.split}/knn.npz", "tuned": f"results/{wildcards.ds}/models/{wildcards.method}_tuned.json"}
+        inputs = {"knn": f"results/{wildcards.ds}/{wildcards.split}/knn.npz", "tuned": tuned_file(wildcards.ds, wildcards.method)}
         if "features" in registry.METHODS[wildcards.method].input:
             inputs["features"] = f"results/{wildcards.ds}/{wildcards.split}/features.npy"
         inputs.update(committee_inputs(wildcards.ds, wildcards.split, wildcards.method))
         return inputs
     inputs = {"features": f"results/{wildcards.ds}/{wildcards.split}/features.npy"}
     if registry.METHODS[wildcards.method].param:
-        inputs["tuned"] = f"results/{wildcards.ds}/models/{wildcards.method}_tuned.json"
+        inputs["tuned"] = tuned_file(wildcards.ds, wildcards.method)
     if "n_clusters" in method_settings(wildcards) and method_settings(wildcards)["n_clusters"] is None:
         if not is_labelled(wildcards.ds, wildcards.split):
             raise ValueError(
@@ -499,11 +561,20 @@ def learned_train_inputs(wildcards):
 
 
 def learned_tune_inputs(wildcards):
-    """The choice split's features, kNN and labels, the trained model and those it builds on."""
-    inputs = {name: choice_file(f"{name}.npy" if name != "knn" else "knn.npz")(wildcards) for name in ("features", "knn", "labels")}
-    for dep in registry.METHODS[wildcards.method].needs:
-        inputs[dep] = f"results/{wildcards.ds}/models/{dep}.pt"
-    inputs["model"] = f"results/{wildcards.ds}/models/{wildcards.method}.pt"
+    """The choice split's features, kNN and labels, the trained model and those it builds on (no
+    labels for a label-free choice; the models alone for a fixed one)."""
+    tune = method_settings(wildcards)["tune"]
+    models = {dep: model_file(wildcards.ds, dep) for dep in registry.METHODS[wildcards.method].needs}
+    models["model"] = model_file(wildcards.ds, wildcards.method)
+    if tune == "fixed":
+        return models
+    names = ("features", "knn") if tune == "label_free" else ("features", "knn", "labels")
+    inputs = {name: choice_file(f"{name}.npy" if name != "knn" else "knn.npz")(wildcards) for name in names}
+    inputs.update(models)
+    if tune == "label_free":
+        inputs.update(committee_inputs(wildcards.ds, choice_of(wildcards), wildcards.method))
+        inputs.update(proposal_inputs(wildcards.ds, choice_of(wildcards), wildcards.method))
+        return inputs
     inputs.update(committee_inputs(wildcards.ds, choice_of(wildcards), wildcards.method))
     inputs.update(proposal_inputs(wildcards.ds, choice_of(wildcards), wildcards.method))
     return with_choice_rows(inputs, wildcards)
@@ -512,11 +583,11 @@ def learned_tune_inputs(wildcards):
 def learned_cluster_inputs(wildcards):
     """A split's features and kNN, the trained model(s) and the tuned parameter (when it has one)."""
     base = f"results/{wildcards.ds}/{wildcards.split}"
-    inputs = {"features": f"{base}/features.npy", "knn": f"{base}/knn.npz", "model": f"results/{wildcards.ds}/models/{wildcards.method}.pt"}
+    inputs = {"features": f"{base}/features.npy", "knn": f"{base}/knn.npz", "model": model_file(wildcards.ds, wildcards.method)}
     for dep in registry.METHODS[wildcards.method].needs:
-        inputs[dep] = f"results/{wildcards.ds}/models/{dep}.pt"
+        inputs[dep] = model_file(wildcards.ds, dep)
     if registry.METHODS[wildcards.method].param:
-        inputs["tuned"] = f"results/{wildcards.ds}/models/{wildcards.method}_tuned.json"
+        inputs["tuned"] = tuned_file(wildcards.ds, wildcards.method)
     inputs.update(committee_inputs(wildcards.ds, wildcards.split, wildcards.method))
     inputs.update(proposal_inputs(wildcards.ds, wildcards.split, wildcards.method))
     return inputs
@@ -527,7 +598,7 @@ def tuned_names(wildcards):
 
 
 def tuned_files(wildcards):
-    return [f"results/{wildcards.ds}/models/{m}_tuned.json" for m in tuned_names_of(wildcards.ds)]
+    return [tuned_file(wildcards.ds, m) for m in tuned_names_of(wildcards.ds)]
 
 
 def cluster_table_inputs(wildcards):
@@ -538,6 +609,8 @@ def cluster_table_inputs(wildcards):
     if "names" in files:
         check_raw_files(wildcards)
         inputs["names"] = files["names"]
+    if models_from_check(wildcards.ds, wildcards.split):
+        inputs["models_from"] = models_from_check(wildcards.ds, wildcards.split)[0]
     return inputs
 
 
@@ -553,7 +626,7 @@ def _timing_map(wildcards):
     for m in methods_of(wildcards.ds):
         table = ADA_NETS_STAGES if m == "ada_nets" else METHOD_STAGES[m]
         for stage, path in table.items():
-            path = path.format(ds=wildcards.ds, split=wildcards.split)
+            path = stage_benchmark(wildcards.ds, wildcards.split, stage, path)
             stages.setdefault(path, os.path.splitext(os.path.basename(path))[0])
     return stages
 
@@ -569,3 +642,27 @@ def timing_stages(wildcards):
 
 def leaderboard_inputs(wildcards):
     return [method_metrics(wildcards.ds, wildcards.split, m) for m in methods_of(wildcards.ds)]
+
+
+def release_weights(wildcards):
+    """The release weight files of a method (methods.<m>.weights); missing ones named before any job."""
+    files = DATASETS[wildcards.ds]["methods"][wildcards.method].get("weights") or []
+    if not files:
+        raise ValueError(f"dataset '{wildcards.ds}' names no release weights for {wildcards.method} "
+                         f"(methods.{wildcards.method}.weights in {config['dataset_dir']}/{wildcards.ds}.yaml)")
+    missing = [path for path in files if not os.path.exists(path)]
+    if missing:
+        raise FileNotFoundError(f"{config['dataset_dir']}/{wildcards.ds}.yaml: methods.{wildcards.method}.weights: "
+                                f"{', '.join(missing)} not found; the releases publish them (docs/release_weights.md)")
+    return files
+
+
+def models_from_inputs(wildcards):
+    """A models_from split's features and kNN, and those of the split the models were fitted on."""
+    source = DATASETS[wildcards.ds].get("models_from")
+    if not source:
+        raise ValueError(f"dataset '{wildcards.ds}' takes no models from another dataset (models_from)")
+    fit = _fit_split(DATASETS[source])
+    return {"features": f"results/{wildcards.ds}/{wildcards.split}/features.npy",
+            "knn": f"results/{wildcards.ds}/{wildcards.split}/knn.npz",
+            "source_features": f"results/{source}/{fit}/features.npy", "source_knn": f"results/{source}/{fit}/knn.npz"}

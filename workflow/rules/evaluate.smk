@@ -7,6 +7,7 @@ rule evaluate_method:
         params="results/{ds}/{split}/methods/{method}/params.json",
         labels=split_labels,
         timings=method_benchmarks,
+        models_from=lambda wildcards: models_from_check(wildcards.ds, wildcards.split),
     output:
         "results/{ds}/{split}/methods/{method}/metrics.json",
     params:
@@ -64,6 +65,7 @@ use rule evaluate_method as evaluate_ada_nets with:
         labels=split_labels,
         timings=ada_nets_benchmarks,
         diagnostics=diagnostics_files,
+        models_from=lambda wildcards: models_from_check(wildcards.ds, wildcards.split),
     output:
         "results/{ds}/{split}/metrics.json",
     params:

@@ -30,7 +30,7 @@ rule predict_k:
     input:
         features="results/{ds}/{split}/features.npy",
         structure="results/{ds}/{split}/structure.npz",
-        model=rules.train_adaptive_filter.output[0],
+        model=lambda wildcards: model_file(wildcards.ds, "adaptive_filter"),
     output:
         "results/{ds}/{split}/k_pred.npy",
     params:

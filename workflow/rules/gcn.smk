@@ -32,7 +32,7 @@ rule embed:
     input:
         features="results/{ds}/{split}/features.npy",
         adjacency=rules.adjacency.output[0],
-        model=rules.train_gcn.output[0],
+        model=lambda wildcards: model_file(wildcards.ds, "gcn"),
     output:
         "results/{ds}/{split}/embeddings.npy",
     params:

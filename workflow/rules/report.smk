@@ -167,7 +167,7 @@ rule plot_proposals:
         labels="results/{ds}/{split}/labels.npy",
         features="results/{ds}/{split}/features.npy",
         knn="results/{ds}/{split}/knn.npz",
-        model="results/{ds}/models/gcn_d.pt",
+        model=lambda wildcards: model_file(wildcards.ds, "gcn_d"),
     output:
         report(
             "results/{ds}/{split}/plots/gcn_d_proposals.png",

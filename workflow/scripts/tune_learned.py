@@ -20,6 +20,19 @@ spec = LEARNED[method]
 result = {"method": method, "param": spec.param, "settings": chosen}
 if cfg["tune"] == "fixed":
     result.update(value=cfg[spec.param], source=choice["source"])
+elif cfg["tune"] == "label_free":  # no labels: the criterion scores the partitions on the split's kNN graph
+    from facecluster.evaluation.label_free import choose_label_free
+
+    device = start_training(cfg["seed"], snakemake.threads, cfg["device"])
+    data = load_split(snakemake.input.features, snakemake.input.knn, None,
+                      named_paths(snakemake.input, "committee_features"), named_paths(snakemake.input, "committee_knn"),
+                      snakemake.input.proposals if "proposals" in snakemake.input.keys() else None)
+    models = load_dependencies(method, {dep: snakemake.input[dep] for dep in spec.needs})
+    predicted = spec.predict(model.to(device), data, cfg, device, models)
+    k = min(cfg.get("k", data.nbrs.shape[1]), data.nbrs.shape[1])
+    chosen = choose_label_free(lambda v: spec.cluster(predicted, data, v, cfg)[0], grid_from_config(cfg["grid"]),
+                               data.nbrs[:, :k], data.sims[:, :k], choice["criterion"])
+    result.update(source=choice["source"], split=choice["split"], **chosen)
 else:
     device = start_training(cfg["seed"], snakemake.threads, cfg["device"])
     data = load_split(snakemake.input.features, snakemake.input.knn, snakemake.input.labels,

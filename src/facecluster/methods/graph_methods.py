@@ -104,6 +104,20 @@ def tune_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, labels: np.
                        labels, grid, f"{name}: {registry.METHODS[name].param}", rows)
 
 
+def label_free_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, settings: dict, grid: np.ndarray,
+                            criterion: str, features: np.ndarray | None = None,
+                            committee: list[np.ndarray] | None = None) -> dict:
+    """A graph method's parameter chosen without labels: :func:`~facecluster.evaluation.label_free.choose_label_free`
+    over ``grid``, the partitions scored on the method's own ``settings['k']`` kNN columns."""
+    from facecluster.evaluation.label_free import choose_label_free
+
+    k = _columns(name, nbrs, settings)
+    prepare = RUNNERS[name].prepare
+    prepared = prepare(nbrs[:, :k], features, settings) if prepare else {}
+    return choose_label_free(lambda v: run_graph_method(name, nbrs, sims, v, settings, features, committee, **prepared),
+                             grid, nbrs[:, :k], sims[:, :k], criterion)
+
+
 def choose_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray, settings: dict,
                         grid: np.ndarray, candidates: list[dict], features: np.ndarray | None = None,
                         rows: np.ndarray | None = None, committee: list[np.ndarray] | None = None) -> dict:
