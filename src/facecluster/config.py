@@ -305,8 +305,8 @@ def resolve_candidates(ds: dict, raw: dict) -> dict[str, list[dict]]:
     dataset YAML sets any of the candidates' keys itself (its value wins); candidates wider than the kNN graph or a split are dropped (the configured value is then
     among the candidates only if it fits). Methods with fewer than two candidates left get none."""
     out: dict[str, list[dict]] = {}
-    if not ds["validation"]["candidates"] or not fits_models(ds):
-        return out
+    if not ds["validation"]["candidates"] or not (fits_models(ds) or ds.get("models_from")):
+        return out  # (models_from: the source's candidates, among which its transferred choices were made)
     sizes = list(split_sizes(ds).values())
     fraction = ds["validation"]["fraction"]
     # the validation part holds about `fraction` of the train split's samples

@@ -29,9 +29,8 @@ elif cfg["tune"] == "label_free":  # no labels: the criterion scores the partiti
                       snakemake.input.proposals if "proposals" in snakemake.input.keys() else None)
     models = load_dependencies(method, {dep: snakemake.input[dep] for dep in spec.needs})
     predicted = spec.predict(model.to(device), data, cfg, device, models)
-    k = min(cfg.get("k", data.nbrs.shape[1]), data.nbrs.shape[1])
     chosen = choose_label_free(lambda v: spec.cluster(predicted, data, v, cfg)[0], grid_from_config(cfg["grid"]),
-                               data.nbrs[:, :k], data.sims[:, :k], choice["criterion"])
+                               data.nbrs, data.sims, choice["criterion"], param="other", name=method)
     result.update(source=choice["source"], split=choice["split"], **chosen)
 else:
     device = start_training(cfg["seed"], snakemake.threads, cfg["device"])

@@ -32,7 +32,7 @@ elif settings["tune"] == "label_free":  # no labels: a criterion on the partitio
                 choice["criterion"], choice["split"], nbrs.shape[0], grid.size)
     if METHODS[method].family == "features":
         chosen = choose_label_free(lambda v: feature_baseline(method, features, {**settings, param: v}),
-                                   grid, nbrs, sims, choice["criterion"])
+                                   grid, nbrs, sims, choice["criterion"], param="other", name=method)
     else:
         chosen = label_free_graph_method(method, nbrs, sims, settings, grid, choice["criterion"], features, committee)
     result.update(settings={}, source=choice["source"], split=choice["split"], **chosen)

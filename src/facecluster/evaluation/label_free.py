@@ -6,8 +6,8 @@ one of the criteria of :data:`CRITERIA`. Reading no labels, it may choose on the
 clusters. Two kinds of criterion:
 
 *Partition criteria* (:data:`PARTITION_CRITERIA`) score the partition ``cluster(value)`` of every
-grid value on a kNN graph (``nbrs``/``sims``, all the columns given: pass a wide graph, e.g. 80
-columns, even when the method clusters fewer) and keep the best; they work for any method's
+grid value on a kNN graph (the first :data:`SCORE_K` = 80 columns of ``nbrs``/``sims``: pass a
+wide graph even when the method clusters fewer columns) and keep the best; they work for any method's
 parameter (a cosine, a distance, a resolution):
 
 - ``modularity``: Newman's modularity of the partition on the symmetrised kNN graph weighted by
@@ -57,6 +57,11 @@ from facecluster.progress import Progress, logger
 #: ``cosine``: the parameter is ``t`` (knn_cc, Ada-NETS' tau, Chinese whispers, CDP); ``distance``:
 #: ``1 - t`` (knn_dbscan's eps); ``other``: no relation (a resolution, a rank-order distance)
 PARAMS = ("cosine", "distance", "other")
+
+#: kNN columns the partition criteria score on by default (benchmarks/label_free.py: ``mutual_f``
+#: kept its choices from 40 to 100 columns on both shipped datasets, and lost on the methods' own
+#: 5 columns (npmscope) and on 120 (synthetic))
+SCORE_K = 80
 
 #: histogram bins of the similarity criteria (the mixture is fitted on the binned cosines)
 BINS = 2048
@@ -376,23 +381,27 @@ def _to_param(threshold: float, param: str) -> float:
 
 def choose_label_free(cluster: Callable[[float], np.ndarray], grid: np.ndarray, nbrs: np.ndarray,
                       sims: np.ndarray, criterion: str, *, param: str = "cosine", k: int | None = None,
-                      graph: KnnGraph | None = None, name: str = "label-free") -> dict:
+                      score_k: int | None = SCORE_K, graph: KnnGraph | None = None, name: str = "label-free") -> dict:
     """Choose a method's parameter on a grid without labels, by ``criterion`` (a key of :data:`CRITERIA`).
 
     Args:
         cluster: ``value -> cluster ids (N,)``: the method at one parameter value (called once per
             grid value by a partition criterion, never by a similarity criterion).
         grid: the candidate values (any order; duplicates ignored).
-        nbrs, sims: a kNN graph of the N samples being clustered (int ids (N, k), cosines (N, k);
-            self and ``-1`` padding entries are ignored). Partition criteria read every column (a
-            wide graph, e.g. 80 columns, scores better than the method's own few); similarity
-            criteria read the first ``k``.
+        nbrs, sims: a kNN graph of the N samples being clustered (int ids (N, K), cosines (N, K);
+            self and ``-1`` padding entries are ignored). Partition criteria read the first
+            ``score_k`` columns (pass a graph at least that wide, even when the method clusters
+            fewer: scored on a method's own 5 columns they choose badly); similarity criteria read
+            the first ``k``.
         criterion: a partition criterion (:data:`PARTITION_CRITERIA`) or a similarity criterion
             (:data:`SIMILARITY_CRITERIA`).
         param: how the parameter relates to a cosine threshold, for similarity criteria
             (:data:`PARAMS`: ``cosine``, ``distance`` = 1 - cosine, ``other`` refuses them).
         k: the columns read by similarity criteria (the method's k); None: all.
-        graph: a :func:`knn_graph` of ``nbrs``/``sims`` already built (shared across criteria).
+        score_k: the columns read by partition criteria (:data:`SCORE_K`); None: all. A narrower
+            graph is used as it is, with a warning.
+        graph: a :func:`knn_graph` already built (shared across criteria; ``score_k`` is then not
+            applied: the graph is used as it is).
         name: label of the progress messages.
 
     Returns:
@@ -428,7 +437,12 @@ def choose_label_free(cluster: Callable[[float], np.ndarray], grid: np.ndarray, 
         return {"criterion": criterion, "kind": "similarity", "value": value, "score": None, "curve": [],
                 "n_clusters": [], **found}
 
-    graph = knn_graph(nbrs, sims) if graph is None else graph
+    if graph is None:
+        nbrs, sims = np.asarray(nbrs), np.asarray(sims)
+        if score_k is not None and np.shape(nbrs)[1] < score_k:
+            logger.warning("%s: %s scores on %d kNN columns, fewer than the %d it was measured on", name, criterion,
+                           np.shape(nbrs)[1], score_k)
+        graph = knn_graph(nbrs[:, :score_k], sims[:, :score_k]) if score_k is not None else knn_graph(nbrs, sims)
     score_fn = PARTITION_CRITERIA[criterion]
     progress = Progress(f"{name} {criterion}", grid.size)
     curve, counts = [], []

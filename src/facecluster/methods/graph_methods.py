@@ -108,14 +108,23 @@ def label_free_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, setti
                             criterion: str, features: np.ndarray | None = None,
                             committee: list[np.ndarray] | None = None) -> dict:
     """A graph method's parameter chosen without labels: :func:`~facecluster.evaluation.label_free.choose_label_free`
-    over ``grid``, the partitions scored on the method's own ``settings['k']`` kNN columns."""
+    over ``grid``. The partitions are scored on the whole kNN graph given (its first
+    ``label_free.SCORE_K`` columns), not on the method's own ``k``: the criteria need a graph wider
+    than a method's few neighbours (npmscope's knn_cc, k 5: mutual_f lost 0.12 pairwise F scored on
+    5 columns, nothing on 40-100; ``benchmarks/label_free.py``)."""
     from facecluster.evaluation.label_free import choose_label_free
 
     k = _columns(name, nbrs, settings)
     prepare = RUNNERS[name].prepare
     prepared = prepare(nbrs[:, :k], features, settings) if prepare else {}
     return choose_label_free(lambda v: run_graph_method(name, nbrs, sims, v, settings, features, committee, **prepared),
-                             grid, nbrs[:, :k], sims[:, :k], criterion)
+                             grid, nbrs, sims, criterion, param=LABEL_FREE_PARAM.get(name, "other"), k=k, name=name)
+
+
+#: what a graph method's parameter is, for the similarity criteria of label_free (cosine thresholds,
+#: knn_dbscan's eps = 1 - cos); the others (resolution, rank-order and Euclidean distances) are "other"
+LABEL_FREE_PARAM = {"knn_cc": "cosine", "chinese_whispers": "cosine", "cdp": "cosine", "cdp_vote": "cosine",
+                    "knn_dbscan": "distance"}
 
 
 def choose_graph_method(name: str, nbrs: np.ndarray, sims: np.ndarray, labels: np.ndarray, settings: dict,
