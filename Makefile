@@ -84,8 +84,12 @@ browser:
 		echo "could not install chromium: the report's headless-browser test will be skipped"; \
 	else echo "no root/apt-get: the report's headless-browser test will be skipped"; fi
 
+# Two pytest workers (pytest-xdist): the suite's jobs use about one core on average (user+sys 35 of
+# 31.5 wall minutes, one worker), so two keep both cores of a CI machine busy; tests of one
+# xdist_group (a shared reference run) stay on one worker. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
 test: $(STAMP) data slurm browser
-	$(BIN)/python -m pytest -q --durations=15 tests
+	$(BIN)/python -m pytest -q --durations=15 -n $(TEST_WORKERS) --dist loadgroup tests
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

@@ -7,10 +7,11 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-report: "workflow/report/workflow.rst"
-
-
 include: "workflow/rules/common.smk"
+
+
+# the report opens on the results (each split's headline and leaderboard), not on the graph
+report: REPORT_FRONT_PAGE
 
 
 wildcard_constraints:

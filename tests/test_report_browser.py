@@ -1,4 +1,5 @@
-"""The Snakemake HTML report of a tiny run opens in headless Chromium without console errors."""
+"""The Snakemake HTML report of a tiny run opens in headless Chromium without console errors, on
+its results (each split's headline comparison and leaderboard: facecluster.report.front_page)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,8 @@ def test_report_opens_in_headless_chromium(tmp_path):
     errors = [line for line in proc.stderr.splitlines() if "CONSOLE" in line and ("Uncaught" in line or "Error" in line)]
     assert not errors, errors
     assert "<body" in proc.stdout and "synthetic" in proc.stdout  # rendered: the dataset's category is in the DOM
+    # it opens on the results: the split's headline and its leaderboard, rendered on the first page
+    dom = proc.stdout
+    assert "Test pairwise F" in dom and "best other:" in dom, dom[:3000]
+    table = dom[dom.index("Test pairwise F"):]
+    assert "<table" in table and "knn_cc" in table and "cdp" in table and "BCubed F" in table

@@ -209,3 +209,25 @@ def test_the_schema_lists_every_label_free_criterion():
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "dataset.schema.yaml").read_text())
     criterion = schema["properties"]["label_free"]["properties"]["criterion"]
     assert sorted(criterion["enum"]) == sorted(CRITERIA) and criterion["default"] == "mutual_f"
+
+
+def test_models_from_serves_every_learned_method_without_training_here(tmp_path):
+    """Every learned method on a models_from dataset: the DAG trains on the source dataset only (its
+    fitting split), and the unlabeled dataset's jobs read the source's models and choices."""
+    tiny_synthetic(tmp_path, n_samples=400, methods=("knn_cc",))
+    (tmp_path / "resources" / "photos").mkdir(parents=True)
+    np.save(tmp_path / "resources" / "photos" / "emb.npy", _embeddings(300, 256))
+    photos = {"name": "photos", "format": "custom", "feature_dim": 256, "models_from": "synthetic",
+              "splits": {"all": {"features": "resources/photos/emb.npy"}}}
+    (tmp_path / "config" / "datasets" / "photos.yaml").write_text(yaml.safe_dump(photos))
+    learned = ["ada_nets", *[m for m in registry.LEARNED if m not in registry.COMMITTEE]]
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(
+        {"run": {"photos": {"splits": ["all"], "methods": learned}}, "dataset_dir": "config/datasets"}))
+    dry = run_snakemake(tmp_path, "-n", "--cores", "2")
+    trained = re.findall(r"rule (train_\w+):\n(?:    .*\n)*?    wildcards: ds=(\w+)", dry.stdout)
+    assert trained and {ds for _, ds in trained} == {"synthetic"}, trained
+    assert {rule for rule, _ in trained} >= {"train_learned", "train_gcn", "train_adaptive_filter"}
+    for method in learned:
+        target = "results/photos/all/clusters.csv" if method == "ada_nets" else f"results/photos/all/methods/{method}/clusters.csv"
+        assert target in dry.stdout, method
+    assert "results/photos/all/models_from.json" in dry.stdout

@@ -213,14 +213,13 @@ def test_tiny_gcn_d_and_gcn_s(tmp_path):
 
 
 @pytest.mark.e2e
-def test_tiny_ada_nets_end_to_end_and_deterministic(tmp_path):
-    runs = []
-    for name in ("a", "b"):
-        work = tmp_path / name
-        tiny_synthetic(work, n_samples=600, methods=("ada_nets", "knn_cc"))
-        run_snakemake(work, "--cores", "2")
-        runs.append(work / "results" / "synthetic")
-    res = runs[0]
+def test_tiny_ada_nets_end_to_end(tmp_path):
+    """Every Ada-NETS artifact of a tiny run, its metrics and report. That a rerun gives the same
+    bytes (under a CPU load, and after kills at three stages) is tests/test_faults.py's."""
+    work = tmp_path / "a"
+    tiny_synthetic(work, n_samples=600, methods=("ada_nets", "knn_cc"))
+    run_snakemake(work, "--cores", "2")
+    res = work / "results" / "synthetic"
     for split in ("train_fit", "test"):
         d = res / split
         n = np.load(d / "labels.npy").shape[0]
@@ -261,9 +260,6 @@ def test_tiny_ada_nets_end_to_end_and_deterministic(tmp_path):
     assert {"train_adaptive_filter", "train_gcn", "structure_space", "embed"} <= set(m["seconds"])
     board = (res / "test" / "leaderboard.csv").read_text().splitlines()
     assert board[0].startswith("method,pairwise_precision") and {r.split(",")[0] for r in board[1:]} == {"ada_nets", "knn_cc"}
-    # the same config on a fresh directory gives identical artifacts on CPU
-    for rel in ("test/k_pred.npy", "test/embeddings.npy", "test/clusters.npy"):
-        assert np.array_equal(np.load(runs[0] / rel), np.load(runs[1] / rel)), rel
     # clusters a user can use, and the Snakemake report with every figure
     summary = json.loads((res / "test" / "summary.json").read_text())
     assert summary["n_samples"] == 600 and summary["n_clusters"] == m["n_clusters_pred"]

@@ -8,6 +8,8 @@ goes through the ``facecluster`` logger; a message is emitted at most every
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
 import time
 
@@ -45,6 +47,26 @@ class Progress:
         eta = elapsed / frac - elapsed if frac > 0 else float("nan")
         msg = f"{self.name}: {done}/{self.total} ({100 * frac:.0f}%) elapsed {elapsed:.1f}s eta {eta:.1f}s"
         logger.info(msg + (f" {extra}" if extra else ""))
+        if done < self.total:
+            failpoint(self.name)
+
+
+#: environment variable of the fault tests' hook (:func:`failpoint`)
+FAILPOINT_ENV = "FACECLUSTER_FAILPOINT"
+
+
+def failpoint(where: str) -> None:
+    """The fault tests' hook (tests/test_faults.py), a no-op unless ``FACECLUSTER_FAILPOINT`` is set:
+    a process whose step ``where`` starts with its value stops itself (SIGSTOP) right after
+    reporting progress in the middle of that step — part of the work done, nothing written — so
+    that the test can SIGKILL Snakemake and the job at a known point, as a power loss, an OOM kill
+    or a scheduler's preemption would, and check what a restart does."""
+    target = os.environ.get(FAILPOINT_ENV)
+    if target and where.startswith(target):
+        logger.warning("failpoint '%s' reached (%s=%s): this process stops here for a fault test", where, FAILPOINT_ENV, target)
+        for handler in logger.handlers:
+            handler.flush()
+        os.kill(os.getpid(), signal.SIGSTOP)
 
 
 def summarise_curve(curve: list[tuple[int, float, float]], terms: dict[str, list[float]] | None = None,

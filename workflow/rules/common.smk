@@ -203,6 +203,32 @@ def check_raw_files(wildcards):
 RUN = _datasets_to_run()
 
 
+def _set_aside_damaged_artifacts():
+    """Before the DAG is built: cached artifacts that cannot be read whole (truncated copies, a full
+    disk) are renamed to <name>.damaged, so that the jobs that write them run again
+    (facecluster.data.integrity; a job of this workflow never leaves a partial file: atomic writes)."""
+    from facecluster.data.integrity import find_damaged, set_aside
+
+    for ds in DATASETS:
+        if os.path.isdir(f"results/{ds}"):
+            for message in set_aside(find_damaged(f"results/{ds}")):
+                print(message, file=sys.stderr)
+
+
+_set_aside_damaged_artifacts()
+
+
+def _report_front_page():
+    """The report's first page, written from the leaderboards present now (facecluster.report.front_page)."""
+    from facecluster.report.front_page import write_front_page
+
+    splits = [(ds, split) for ds, run in RUN.items() for split in run["splits"] if is_labelled(ds, split)]
+    return write_front_page(os.path.abspath(os.path.join(".snakemake", "report_front_page.rst")), splits)
+
+
+REPORT_FRONT_PAGE = _report_front_page()
+
+
 def raw_features(wildcards):
     """The raw feature file of one split (written by synthetic_data for a generated dataset)."""
     _, files = _split_config(wildcards)

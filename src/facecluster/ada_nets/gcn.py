@@ -48,7 +48,9 @@ Inference runs both layers on every node's full neighbourhood of the split's adj
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
 
 import numpy as np
 import scipy.sparse as sp
@@ -370,7 +372,10 @@ def embed_to_npy(model: AdaNetsGCN, features, adj: sp.csr_matrix, device: torch.
         save_npy(out_path, embed(model, features[np.arange(n)], adj, device))
         return
     hidden = model.fc[0].out_features
-    with tempfile.TemporaryDirectory(prefix=".embed-layer1-", dir=os.path.dirname(os.path.abspath(out_path))) as tmp:
+    folder = os.path.dirname(os.path.abspath(out_path))
+    for stale in glob.glob(os.path.join(folder, ".embed-layer1-*")):  # left by a killed job (SIGKILL)
+        shutil.rmtree(stale, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=".embed-layer1-", dir=folder) as tmp:
         with NpyRowWriter(os.path.join(tmp, "layer1.npy"), (n, hidden)) as h1:
             _layer_pass(features, adj, chunk_size, model.layer1, h1, device, f"GCN inference layer 1 (chunks of {chunk_size})")
             h1.commit()

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import tempfile
+from glob import escape as glob_escape
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,9 +26,15 @@ class InputError(ValueError):
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
-    """Yield a temporary path next to ``path``; rename it to ``path`` if the block succeeds."""
+    """Yield a temporary path next to ``path``; rename it to ``path`` if the block succeeds.
+
+    A job killed mid-write (SIGKILL: no ``finally``) leaves only its hidden temporary file, never a
+    partial file under the final name; the next writer of ``path`` removes such leftovers (one job
+    writes a given output, so none of them can be in use)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob_escape(path.name)}.*.tmp*"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes), dir=path.parent)
     os.close(fd)
     try:

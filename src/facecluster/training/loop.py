@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from facecluster.progress import logger, summarise_curve
+from facecluster.progress import failpoint, logger, summarise_curve
 
 
 def select_device(preference: str = "auto") -> torch.device:
@@ -31,11 +31,14 @@ def select_device(preference: str = "auto") -> torch.device:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, numpy and torch (CPU and CUDA)."""
+    """Seed Python, numpy and torch (CPU and CUDA), and ask torch for its deterministic kernels
+    (warning, not failing, where an op has none: reruns on one machine must agree whatever else
+    runs beside them; tests/test_faults.py runs one under a CPU load)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.cuda.manual_seed_all(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def start_training(seed: int, threads: int, device: str) -> torch.device:
@@ -212,6 +215,8 @@ def train_loop(
             parts = "".join(f" {key} {float(term):.5f}" for key, term in terms.items())
             logger.info("%s step %d/%d loss %.5f (avg %.5f)%s lr %.5f %.1f steps/s", name, step, schedule.steps, value,
                         running, parts, lr, step / (now - start))
+            if step < schedule.steps:
+                failpoint(f"{name} step")
         if step in check_at:
             checkpoint(step)
             if validation.patience is not None and since_best >= validation.patience and step < schedule.steps:
