@@ -13,8 +13,8 @@ extrapolation to MS1M part1 (584,013) and part9 (5.21M) from the largest measure
 ``t(N_max)·(N/N_max)^b`` — on this machine's cores, as measured.
 
 Comparison methods (``--methods``, at the sizes ``--method-sizes``) run with ``tune: fixed`` at the
-value ``make run`` chose on the 20,000-sample synthetic train split (:data:`FIXED`, README
-leaderboard): the table times one clustering; the train-split search of ``tune: train`` costs
+value ``make run`` chose on the 20,000-sample synthetic train split (:data:`FIXED`, the
+leaderboard; docs/scale.md): the table times one clustering; the train-split search of ``tune: train`` costs
 about the grid's length times that (plus the train split's own predictions for learned methods). ``minibatch_kmeans`` gets its own
 curve in the number of clusters (``--kmeans-clusters``, at ``--kmeans-n`` samples; its
 ``max_seconds`` limit applies and a refusal is a row).

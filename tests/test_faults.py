@@ -101,8 +101,9 @@ def _kill_at(work: Path, failpoint: str, timeout: float = 300) -> Path:
     return stopped
 
 
-def _cpu_load(n: int = 2) -> list[subprocess.Popen]:
-    """Busy processes beside the run (numpy matrix products: they compete for the cores and caches)."""
+def _cpu_load(n: int = 1) -> list[subprocess.Popen]:
+    """Busy processes beside the run (numpy matrix products: they compete for the cores and caches;
+    under `make test` the other pytest worker adds its own load)."""
     code = "import numpy as np\na = np.random.rand(400, 400)\nwhile True:\n    a = a @ a; a /= np.abs(a).max()"
     return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(n)]
 
@@ -145,7 +146,7 @@ def test_killed_at_every_stage_and_resumed_under_load_equals_an_uninterrupted_ru
     # a damaged cached artifact (a truncated copy) is set aside and rebuilt, not read
     knn = work / "results" / "synthetic" / "test" / "knn.npz"
     knn.write_bytes(knn.read_bytes()[: knn.stat().st_size // 2])
-    proc = run_snakemake(work, "--cores", "2")
+    proc = run_snakemake(work, "--cores", "2", "all", "results/synthetic/test/knn.npz")
     assert "results/synthetic/test/knn.npz is damaged" in proc.stderr + proc.stdout
     assert (work / "results" / "synthetic" / "test" / "knn.npz.damaged").exists()
     _compare(reference, work)

@@ -38,7 +38,7 @@ SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
 
 # Training budgets per preset. `paper` = the papers' settings, which are the schema defaults (so the
 # preset adds nothing); `cpu` = budgets that finish in minutes on a 2-core laptop (the settings
-# `make run` uses on the synthetic benchmark and npmscope; README "Training presets"). A dataset
+# `make run` uses on the synthetic benchmark and npmscope; docs/datasets.md, "Training budgets"). A dataset
 # file's own values always win over its preset.
 TRAINING_PRESETS: dict[str, dict[str, Any]] = {
     # the releases' per-dataset settings stay as configured: no candidate search, and every step of
@@ -248,7 +248,7 @@ def choice_split(ds: dict, tune: str) -> str:
     Why the whole train split: a threshold chosen on the validation part alone (a fifth of the
     samples) is chosen on a sparser graph than the test split's and chains there (npmscope's
     knn_cc: validation-part F 0.62 at tau 0.66, test F 0.03); among the fitting part's samples the
-    held-out identities meet a graph of a full split's density (README "Choices on validation").
+    held-out identities meet a graph of a full split's density (docs/validation.md).
     label_free → :func:`label_free_split` (no labels read); a dataset without a train split makes
     its fixed choices there too (nothing is read)."""
     if tune == "label_free" or not fits_models(ds):

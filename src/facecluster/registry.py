@@ -24,7 +24,7 @@ Fields of :class:`Method`:
 - ``candidates``: settings the releases change between datasets, as a few alternatives (dicts of
   keys of the method's settings, :attr:`Method.settings_key`) among which the pipeline chooses on
   the validation part, together with the tuned parameter, for every dataset whose YAML leaves
-  those keys unset (:func:`facecluster.config.resolve_candidates`; README "Choices on validation").
+  those keys unset (:func:`facecluster.config.resolve_candidates`; docs/validation.md).
 """
 
 from __future__ import annotations

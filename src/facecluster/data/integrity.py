@@ -82,5 +82,6 @@ def set_aside(damaged: list[tuple[str, str]]) -> list[str]:
     messages = []
     for path, why in damaged:
         os.replace(path, path + ".damaged")
-        messages.append(f"facecluster: {path} is damaged ({why}): moved to {path}.damaged; it will be rebuilt")
+        messages.append(f"facecluster: {path} is damaged ({why}): moved to {path}.damaged; "
+                        "the job that writes it runs again when anything needs it")
     return messages

@@ -2,7 +2,7 @@
 
 Learned stages are fitted on the *fitting part* of the train split; every choice (thresholds,
 ``k``, training length) is made on the *validation part*, whose identities the models never saw;
-the test split is never read for a choice (README "Choices on validation").
+the test split is never read for a choice (docs/validation.md).
 
 :func:`carve_by_identity` draws a ``fraction`` of the split's identities (a seeded permutation of
 the sorted identity ids), so the two parts have disjoint identities and, in expectation, the

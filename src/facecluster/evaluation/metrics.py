@@ -101,7 +101,7 @@ def pairwise_scores_touching(labels_true: np.ndarray, labels_pred: np.ndarray, r
     """Pairwise precision, recall and F over the pairs with at least one sample in ``rows``.
 
     The score of a choice made on held-out identities clustered among the fitting part's samples
-    (README "Choices on validation"): a held-out sample joined to a cluster of fitted samples is
+    (docs/validation.md): a held-out sample joined to a cluster of fitted samples is
     a wrong pair, which the pairs *among* ``rows`` alone would not count. Each count is the
     whole split's minus that of the samples outside ``rows`` (same edge cases as :func:`pairwise_scores`).
     """
