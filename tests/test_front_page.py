@@ -23,5 +23,5 @@ def test_headline_and_leaderboard_with_the_seed_spread(tmp_path):
                                                 "syn,ada_nets,2,0.82\nsyn,knn_cc,0,0.6838\n")
     text = front_page([("syn", "test")], str(tmp_path))
     assert "ada_nets 0.7969 (mean ± sd over 3 seeds: 0.8000 ± 0.0200)" in text and "one run" not in text
-    html = publish_parts(text, writer_name="html")["html_body"]  # valid reStructuredText: the table renders
+    html = publish_parts(text, writer="html")["html_body"]  # valid reStructuredText: the table renders
     assert html.count("<tr") == 4 and "leiden" in html and ("<h1" in html or "<h2" in html)

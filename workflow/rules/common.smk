@@ -215,18 +215,21 @@ def _set_aside_damaged_artifacts():
                 print(message, file=sys.stderr)
 
 
-_set_aside_damaged_artifacts()
+if workflow.is_main_process:  # not again in every job a cluster executor starts (they re-read this file)
+    _set_aside_damaged_artifacts()
 
 
-def _report_front_page():
+def _report_front_page(path):
     """The report's first page, written from the leaderboards present now (facecluster.report.front_page)."""
     from facecluster.report.front_page import write_front_page
 
     splits = [(ds, split) for ds, run in RUN.items() for split in run["splits"] if is_labelled(ds, split)]
-    return write_front_page(os.path.abspath(os.path.join(".snakemake", "report_front_page.rst")), splits)
+    return write_front_page(path, splits)
 
 
-REPORT_FRONT_PAGE = _report_front_page()
+REPORT_FRONT_PAGE = os.path.abspath(os.path.join(".snakemake", "report_front_page.rst"))
+if workflow.is_main_process:  # a job started by a cluster executor makes no report
+    _report_front_page(REPORT_FRONT_PAGE)
 
 
 def raw_features(wildcards):
@@ -597,13 +600,9 @@ def learned_tune_inputs(wildcards):
     names = ("features", "knn") if tune == "label_free" else ("features", "knn", "labels")
     inputs = {name: choice_file(f"{name}.npy" if name != "knn" else "knn.npz")(wildcards) for name in names}
     inputs.update(models)
-    if tune == "label_free":
-        inputs.update(committee_inputs(wildcards.ds, choice_of(wildcards), wildcards.method))
-        inputs.update(proposal_inputs(wildcards.ds, choice_of(wildcards), wildcards.method))
-        return inputs
     inputs.update(committee_inputs(wildcards.ds, choice_of(wildcards), wildcards.method))
     inputs.update(proposal_inputs(wildcards.ds, choice_of(wildcards), wildcards.method))
-    return with_choice_rows(inputs, wildcards)
+    return inputs if tune == "label_free" else with_choice_rows(inputs, wildcards)
 
 
 def learned_cluster_inputs(wildcards):

@@ -3,11 +3,10 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 from facecluster.collapse import check_not_single_cluster
-from facecluster.data.io import load_json, named_paths, save_json, save_npy
-from facecluster.methods.learned import LEARNED, load_dependencies, load_split
+from facecluster.data.io import load_json, save_json, save_npy
+from facecluster.methods.learned import LEARNED, predict_on_split
 from facecluster.training.checkpoints import load_model
 from facecluster.progress import logger, setup_logging
-from facecluster.training.loop import start_training
 
 setup_logging()
 method = snakemake.params.method
@@ -15,12 +14,7 @@ model, ckpt = load_model(snakemake.input.model)
 chosen = ckpt.get("chosen", {})  # the candidate settings chosen on validation when the model was trained
 cfg = {**snakemake.params.settings, **chosen, "inference_chunk": snakemake.params.inference_chunk}
 spec = LEARNED[method]
-device = start_training(cfg["seed"], snakemake.threads, cfg["device"])
-data = load_split(snakemake.input.features, snakemake.input.knn, None,
-                  named_paths(snakemake.input, "committee_features"), named_paths(snakemake.input, "committee_knn"),
-                  snakemake.input.proposals if "proposals" in snakemake.input.keys() else None)
-models = load_dependencies(method, {dep: snakemake.input[dep] for dep in spec.needs})
-predicted = spec.predict(model.to(device), data, cfg, device, models)
+data, predicted = predict_on_split(method, model, cfg, snakemake.threads, snakemake.input)
 params = {key: value for key, value in cfg.items() if key not in ("tune", "grid", "train", "pce_train", "iop_train", "train_proposals", "device", "inference_chunk")}
 if ckpt.get("selection"):
     params["chosen_on_validation"] = {"settings": chosen, "candidates": ckpt["selection"]}

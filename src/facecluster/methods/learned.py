@@ -286,6 +286,25 @@ def load_dependencies(name: str, paths: dict[str, str]) -> dict:
     return models
 
 
+def predict_on_split(name: str, model: torch.nn.Module, cfg: dict, threads: int, inputs, labels: bool = False
+                     ) -> tuple[SplitData, dict]:
+    """A trained method's predictions on one split, as its tuning and clustering rules need them:
+    ``inputs`` maps ``features``, ``knn`` (``labels`` when ``labels``), the committee's
+    ``committee_features`` / ``committee_knn`` lists and ``proposals`` where the method reads them,
+    and each model it builds on by name (Snakemake's ``input`` object is such a mapping).
+    Seeds, bounds the threads and picks ``cfg['device']`` first. Returns ``(data, predicted)``."""
+    from facecluster.data.io import named_paths
+    from facecluster.training.loop import start_training
+
+    spec = LEARNED[name]
+    device = start_training(cfg["seed"], threads, cfg["device"])
+    data = load_split(inputs["features"], inputs["knn"], inputs["labels"] if labels else None,
+                      named_paths(inputs, "committee_features"), named_paths(inputs, "committee_knn"),
+                      inputs["proposals"] if "proposals" in inputs.keys() else None)
+    models = load_dependencies(name, {dep: inputs[dep] for dep in spec.needs})
+    return data, spec.predict(model.to(device), data, cfg, device, models)
+
+
 def validation_score(name: str, data: SplitData, cfg: dict, device, models: dict, rows: np.ndarray | None = None
                      ) -> Callable[[torch.nn.Module], float]:
     """``score(model)``: pairwise F on a labelled split at the method's best parameter value on its
