@@ -1,8 +1,9 @@
 """Spread of the learned methods over training seeds: mean ± standard deviation of test scores.
 
 For every seed, the dataset configs are copied with every learned stage's ``seed`` set to it
-(the adaptive filter, the Ada-NETS GCN, GCN-V/E, L-GCN, LCE — never the synthetic generator's
-seed: the benchmark data stay the same) and the real workflow runs in its own working directory
+(the adaptive filter, the Ada-NETS GCN, GCN-V/E, L-GCN, LCE, GCN-D/S, CDP's mediator) and every
+randomised baseline's (chinese_whispers, Leiden, the k-means family) — never the synthetic
+generator's seed: the benchmark data stay the same) and the real workflow runs in its own working directory
 (``--workdir``/seed_<s>; results, logs and Snakemake state stay apart from ``results/``). The
 deterministic upstream artifacts (features, kNN, structure space, max-Q) are recomputed there:
 about a minute per dataset.
@@ -13,7 +14,8 @@ linked at a fixed cosine 0.96, connected components (the authors' ``GCN/cluster.
 "ada_nets (release τ 0.96)".
 
 Prints one table per dataset (mean ± sd and each seed's pairwise F) and writes the per-seed rows
-to ``--out`` (CSV) when given. The non-learned baseline ``knn_cc`` is deterministic and is run
+to ``--out`` (CSV) when given. The methods without a seed (``knn_cc``, ``cdp``, ``cdp_vote``,
+``knn_dbscan``, ``fast_hac``, ``approx_rank_order``) are deterministic; ``knn_cc`` is worth running
 once per seed anyway (a check: its sd must be 0).
 
     .venv/bin/python benchmarks/seeds.py [--datasets synthetic npmscope] [--seeds 0 1 2]
@@ -43,16 +45,26 @@ from facecluster.evaluation.metrics import evaluate  # noqa: E402
 from facecluster.graph.ops import threshold_clusters  # noqa: E402
 
 LEARNED_STAGE_KEYS = ("adaptive_filter", "gcn")
-from facecluster.registry import LEARNED as LEARNED_METHOD_KEYS  # noqa: E402  (gcn_v, gcn_ve, lgcn, lce, cdp_mediator)
+
+
+def seeded_methods() -> tuple[str, ...]:
+    """Every method whose settings (the dataset schema) have a ``seed``: the learned ones and the
+    randomised baselines (chinese_whispers' visiting order, Leiden, the k-means family)."""
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "dataset.schema.yaml").read_text())
+    methods = schema["properties"]["methods"]["properties"]
+    return tuple(m for m, spec in methods.items() if "seed" in spec.get("properties", {}))
+
+
+SEEDED_METHOD_KEYS = seeded_methods()
 RELEASE_TOP_N, RELEASE_TAU = 121, 0.96
 
 
 def seeded_config(ds_yaml: Path, seed: int) -> dict:
-    """The dataset config with every learned stage's seed set to ``seed``."""
+    """The dataset config with every learned stage's and every seeded method's seed set to ``seed``."""
     cfg = yaml.safe_load(ds_yaml.read_text())
     for key in LEARNED_STAGE_KEYS:
         cfg.setdefault(key, {})["seed"] = seed
-    for key in LEARNED_METHOD_KEYS:
+    for key in SEEDED_METHOD_KEYS:
         cfg.setdefault("methods", {}).setdefault(key, {})["seed"] = seed
     return cfg
 
@@ -72,7 +84,7 @@ def run_seed(seed: int, datasets: list[str], methods: list[str], split: str, wor
     if reuse is not None:
         for ds in datasets:
             cfg = yaml.safe_load((REPO / "config" / "datasets" / f"{ds}.yaml").read_text())
-            blocks = [cfg.get(k, {}) for k in LEARNED_STAGE_KEYS] + [cfg.get("methods", {}).get(k, {}) for k in LEARNED_METHOD_KEYS]
+            blocks = [cfg.get(k, {}) for k in LEARNED_STAGE_KEYS] + [cfg.get("methods", {}).get(k, {}) for k in SEEDED_METHOD_KEYS]
             if any(b.get("seed", 0) != seed for b in blocks):  # the schema's default seed is 0
                 raise SystemExit(f"--reuse-seed0: config/datasets/{ds}.yaml does not have seed {seed} in every learned stage")
         return collect(seed, datasets, methods, split, wd, cores, configfile=None)
