@@ -20,7 +20,8 @@ def test_headline_and_leaderboard_with_the_seed_spread(tmp_path):
     assert "ada_nets 0.7969; best other: leiden 0.8062; knn_cc 0.6838" in text and "one run" in text
     assert "No leaderboard yet" in text  # the split without results
     (tmp_path / "syn" / "seeds.csv").write_text("dataset,method,seed,pairwise_f\nsyn,ada_nets,0,0.80\nsyn,ada_nets,1,0.78\n"
-                                                "syn,ada_nets,2,0.82\nsyn,knn_cc,0,0.6838\n")
+                                                "syn,ada_nets,2,0.82\nsyn,knn_cc,0,0.6838\n"
+                                                "npm,ada_nets,0,0.30\n")  # another dataset's row: not counted
     text = front_page([("syn", "test")], str(tmp_path))
     assert "ada_nets 0.7969 (mean ± sd over 3 seeds: 0.8000 ± 0.0200)" in text and "one run" not in text
     html = publish_parts(text, writer="html")["html_body"]  # valid reStructuredText: the table renders

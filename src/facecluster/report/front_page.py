@@ -27,11 +27,13 @@ def _read_csv(path: str) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def _seed_spread(path: str) -> dict[str, tuple[float, float, int]]:
-    """method -> (mean, sd, seeds) of pairwise F from a benchmarks/seeds.py CSV."""
+def _seed_spread(path: str, dataset: str) -> dict[str, tuple[float, float, int]]:
+    """method -> (mean, sd, seeds) of pairwise F from a benchmarks/seeds.py CSV, its rows of
+    ``dataset`` only (the script writes every dataset it ran into one file)."""
     per: dict[str, list[float]] = {}
     for row in _read_csv(path):
-        per.setdefault(row["method"], []).append(float(row["pairwise_f"]))
+        if row.get("dataset", dataset) == dataset:
+            per.setdefault(row["method"], []).append(float(row["pairwise_f"]))
     return {m: (statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0, len(v)) for m, v in per.items()}
 
 
@@ -70,7 +72,7 @@ def front_page(splits: list[tuple[str, str]], results: str = "results") -> str:
         rows = sorted(_read_csv(path), key=lambda r: -float(r["pairwise_fscore"]))
         board = {row["method"]: row for row in rows}
         seeds = os.path.join(results, ds, "seeds.csv")
-        spread = _seed_spread(seeds) if os.path.exists(seeds) else {}
+        spread = _seed_spread(seeds, ds) if os.path.exists(seeds) else {}
         others = [r["method"] for r in rows if r["method"] not in ("ada_nets", "knn_cc")]
         headline = [_score("ada_nets", board, spread)]
         if others:
