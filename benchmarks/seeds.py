@@ -1,4 +1,4 @@
-"""Spread of the learned methods over training seeds: mean ± standard deviation of test scores.
+"""Spread of the seeded methods over their seeds: mean ± standard deviation of test scores.
 
 For every seed, the dataset configs are copied with every learned stage's ``seed`` set to it
 (the adaptive filter, the Ada-NETS GCN, GCN-V/E, L-GCN, LCE, GCN-D/S, CDP's mediator) and every
@@ -43,6 +43,7 @@ sys.path.insert(0, str(REPO / "src"))
 from facecluster.graph.knn import exact_knn  # noqa: E402
 from facecluster.evaluation.metrics import evaluate  # noqa: E402
 from facecluster.graph.ops import threshold_clusters  # noqa: E402
+from facecluster.config import _schema  # noqa: E402  (the schema loader config validation uses)
 
 LEARNED_STAGE_KEYS = ("adaptive_filter", "gcn")
 
@@ -50,8 +51,7 @@ LEARNED_STAGE_KEYS = ("adaptive_filter", "gcn")
 def seeded_methods() -> tuple[str, ...]:
     """Every method whose settings (the dataset schema) have a ``seed``: the learned ones and the
     randomised baselines (chinese_whispers' visiting order, Leiden, the k-means family)."""
-    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "dataset.schema.yaml").read_text())
-    methods = schema["properties"]["methods"]["properties"]
+    methods = _schema("dataset.schema.yaml")["properties"]["methods"]["properties"]
     return tuple(m for m, spec in methods.items() if "seed" in spec.get("properties", {}))
 
 
@@ -86,7 +86,7 @@ def run_seed(seed: int, datasets: list[str], methods: list[str], split: str, wor
             cfg = yaml.safe_load((REPO / "config" / "datasets" / f"{ds}.yaml").read_text())
             blocks = [cfg.get(k, {}) for k in LEARNED_STAGE_KEYS] + [cfg.get("methods", {}).get(k, {}) for k in SEEDED_METHOD_KEYS]
             if any(b.get("seed", 0) != seed for b in blocks):  # the schema's default seed is 0
-                raise SystemExit(f"--reuse-seed0: config/datasets/{ds}.yaml does not have seed {seed} in every learned stage")
+                raise SystemExit(f"--reuse-seed0: config/datasets/{ds}.yaml does not have seed {seed} in every learned stage and seeded method")
         return collect(seed, datasets, methods, split, wd, cores, configfile=None)
     (wd / "config" / "datasets").mkdir(parents=True, exist_ok=True)
     for ds in datasets:
